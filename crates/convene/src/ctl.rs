@@ -1,0 +1,23 @@
+//! `convene ctl …`: admin commands. Each family of verbs lives in its own
+//! module under `ctl/` and adds one variant to [`CtlCommand`].
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+/// The admin verbs.
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Print the version of this build.
+    Version,
+}
+
+/// Runs one admin command and returns the process exit code.
+pub fn run(cmd: CtlCommand) -> ExitCode {
+    match cmd {
+        CtlCommand::Version => {
+            println!("convene {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `convene`: the server and its admin commands, one binary.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod ctl;
+
+/// Convene: an open-source unified-communications server speaking Microsoft's SIP dialect.
+#[derive(Debug, Parser)]
+#[command(name = "convene", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Administer a Convene deployment: topology, voice routing, edge policy, diagnostics.
+    #[command(subcommand)]
+    Ctl(ctl::CtlCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ctl(cmd) => ctl::run(cmd),
+    }
+}
