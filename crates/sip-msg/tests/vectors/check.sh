@@ -16,6 +16,7 @@ err() {
 # One "file size sha256" line per [[vector]] block, in manifest order.
 entries="$(awk '
     function flush() { if (file != "") print file, size, sha; file = ""; size = ""; sha = "" }
+    { sub(/\r$/, "") }
     /^\[\[vector\]\]/ { flush() }
     /^file = "/   { v = $0; sub(/^file = "/, "", v); sub(/".*$/, "", v); file = v }
     /^size = /     { v = $0; sub(/^size = /, "", v); size = v }
