@@ -1,0 +1,352 @@
+//! Header names (case-insensitive, compact forms of RFC 3261 §7.3.3 and later RFCs)
+//! and the raw header entries a message keeps byte for byte.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+macro_rules! header_names {
+    ($( $(#[$doc:meta])* $var:ident = $canon:literal $(, $compact:literal)? ; )*) => {
+        /// A header name. Known names are typed; any other is kept as written.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum HeaderName {
+            $( $(#[$doc])* $var, )*
+            /// An extension header, spelled as received.
+            Other(String),
+        }
+
+        impl HeaderName {
+            /// The canonical spelling (the long form).
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( HeaderName::$var => $canon, )*
+                    HeaderName::Other(s) => s,
+                }
+            }
+
+            /// The canonical spelling of a known name.
+            pub fn canonical(&self) -> Option<&'static str> {
+                match self {
+                    $( HeaderName::$var => Some($canon), )*
+                    HeaderName::Other(_) => None,
+                }
+            }
+
+            /// Looks a name up case-insensitively, compact forms included.
+            pub fn from_bytes(name: &[u8]) -> HeaderName {
+                let mut buf = [0u8; 32];
+                if name.len() <= buf.len() {
+                    let lower = &mut buf[..name.len()];
+                    lower.copy_from_slice(name);
+                    lower.make_ascii_lowercase();
+                    if let Some(h) = known(lower) {
+                        return h;
+                    }
+                }
+                HeaderName::Other(String::from_utf8_lossy(name).into_owned())
+            }
+        }
+
+        /// Matches a lower-cased name against the known ones.
+        fn known(lower: &[u8]) -> Option<HeaderName> {
+            $(
+                {
+                    const LONG: &str = $canon;
+                    if lower.len() == LONG.len() && lower.eq_ignore_ascii_case(LONG.as_bytes()) {
+                        return Some(HeaderName::$var);
+                    }
+                    $( if lower == $compact.as_bytes() { return Some(HeaderName::$var); } )?
+                }
+            )*
+            None
+        }
+    };
+}
+
+header_names! {
+    /// RFC 3261 §20.42; compact `v`.
+    Via = "Via", "v";
+    /// RFC 3261 §20.20; compact `f`.
+    From = "From", "f";
+    /// RFC 3261 §20.39; compact `t`.
+    To = "To", "t";
+    /// RFC 3261 §20.8; compact `i`.
+    CallId = "Call-ID", "i";
+    /// RFC 3261 §20.16.
+    CSeq = "CSeq";
+    /// RFC 3261 §20.10; compact `m`.
+    Contact = "Contact", "m";
+    /// RFC 3261 §20.22.
+    MaxForwards = "Max-Forwards";
+    /// RFC 3261 §20.34.
+    Route = "Route";
+    /// RFC 3261 §20.30.
+    RecordRoute = "Record-Route";
+    /// RFC 3327.
+    Path = "Path";
+    /// RFC 3608.
+    ServiceRoute = "Service-Route";
+    /// RFC 3261 §20.14; compact `l`.
+    ContentLength = "Content-Length", "l";
+    /// RFC 3261 §20.15; compact `c`.
+    ContentType = "Content-Type", "c";
+    /// RFC 3261 §20.12; compact `e`.
+    ContentEncoding = "Content-Encoding", "e";
+    /// RFC 3261 §20.19.
+    Expires = "Expires";
+    /// RFC 3261 §20.23.
+    MinExpires = "Min-Expires";
+    /// RFC 3261 §20.37; compact `k`.
+    Supported = "Supported", "k";
+    /// RFC 3261 §20.32.
+    Require = "Require";
+    /// RFC 3261 §20.29.
+    ProxyRequire = "Proxy-Require";
+    /// RFC 3261 §20.40.
+    Unsupported = "Unsupported";
+    /// RFC 3261 §20.5.
+    Allow = "Allow";
+    /// RFC 6665 §8.2.2; compact `u`.
+    AllowEvents = "Allow-Events", "u";
+    /// RFC 3261 §20.1.
+    Accept = "Accept";
+    /// RFC 6665 §8.2.1; compact `o`.
+    Event = "Event", "o";
+    /// RFC 6665 §8.2.3.
+    SubscriptionState = "Subscription-State";
+    /// RFC 3515 §2.1; compact `r`.
+    ReferTo = "Refer-To", "r";
+    /// RFC 3892; compact `b`. [MS-SIPAE] 2.2.5 adds ms-identity parameters.
+    ReferredBy = "Referred-By", "b";
+    /// RFC 3325 §9.1.
+    PAssertedIdentity = "P-Asserted-Identity";
+    /// RFC 3325 §9.2.
+    PPreferredIdentity = "P-Preferred-Identity";
+    /// RFC 3261 §20.44.
+    WwwAuthenticate = "WWW-Authenticate";
+    /// RFC 3261 §20.7.
+    Authorization = "Authorization";
+    /// RFC 3261 §20.27.
+    ProxyAuthenticate = "Proxy-Authenticate";
+    /// RFC 3261 §20.28.
+    ProxyAuthorization = "Proxy-Authorization";
+    /// RFC 3261 §20.6.
+    AuthenticationInfo = "Authentication-Info";
+    /// [MS-SIPAE] 2.2: the server's signature toward a proxy-authenticated client.
+    ProxyAuthenticationInfo = "Proxy-Authentication-Info";
+    /// [MS-OCER] 2.2.1.1.
+    MsDiagnostics = "ms-diagnostics";
+    /// [MS-OCER] 2.2.1.2.
+    MsDiagnosticsPublic = "ms-diagnostics-public";
+    /// [MS-SIPRE]: identifies an IM conversation.
+    MsConversationId = "Ms-Conversation-ID";
+    /// [MS-CONMGMT] 2.2.1.
+    MsKeepAlive = "ms-keep-alive";
+    /// RFC 3261 §20.36; compact `s`.
+    Subject = "Subject", "s";
+    /// RFC 3261 §20.38.
+    Timestamp = "Timestamp";
+    /// RFC 3261 §20.41.
+    UserAgent = "User-Agent";
+    /// RFC 3261 §20.35.
+    Server = "Server";
+    /// RFC 3261 §20.17.
+    Date = "Date";
+    /// RFC 3261 §20.43.
+    Warning = "Warning";
+    /// RFC 3261 §20.33.
+    RetryAfter = "Retry-After";
+    /// RFC 4028; compact `x`.
+    SessionExpires = "Session-Expires", "x";
+    /// RFC 3841; compact `a`.
+    AcceptContact = "Accept-Contact", "a";
+    /// RFC 3841; compact `j`.
+    RejectContact = "Reject-Contact", "j";
+    /// RFC 3841; compact `d`.
+    RequestDisposition = "Request-Disposition", "d";
+    /// RFC 4474; compact `y`.
+    Identity = "Identity", "y";
+    /// RFC 4474; compact `n`.
+    IdentityInfo = "Identity-Info", "n";
+}
+
+impl HeaderName {
+    /// Whether the header's grammar is a comma-separated list (`#element`), so that
+    /// several values may share one line (RFC 3261 §7.3.1). Headers whose values contain
+    /// unquoted commas (WWW-Authenticate, Authorization, Date, …) are not lists.
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self,
+            HeaderName::Via
+                | HeaderName::Contact
+                | HeaderName::Route
+                | HeaderName::RecordRoute
+                | HeaderName::Path
+                | HeaderName::ServiceRoute
+                | HeaderName::Supported
+                | HeaderName::Require
+                | HeaderName::ProxyRequire
+                | HeaderName::Unsupported
+                | HeaderName::Allow
+                | HeaderName::AllowEvents
+                | HeaderName::Accept
+                | HeaderName::ContentEncoding
+                | HeaderName::PAssertedIdentity
+                | HeaderName::PPreferredIdentity
+                | HeaderName::Warning
+                | HeaderName::AcceptContact
+                | HeaderName::RejectContact
+        )
+    }
+
+    /// Whether a message may carry at most one value of this header (RFC 3261 §7.3.1, §20).
+    pub fn is_single(&self) -> bool {
+        matches!(
+            self,
+            HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::MaxForwards
+                | HeaderName::ContentLength
+                | HeaderName::ContentType
+                | HeaderName::Expires
+                | HeaderName::MinExpires
+                | HeaderName::Event
+                | HeaderName::SubscriptionState
+                | HeaderName::ReferTo
+                | HeaderName::ReferredBy
+                | HeaderName::MsConversationId
+                | HeaderName::SessionExpires
+        )
+    }
+
+    /// The extension header named `name`, or the known one if it is known.
+    pub fn new(name: &str) -> HeaderName {
+        HeaderName::from_bytes(name.as_bytes())
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for HeaderName {
+    fn from(s: &str) -> Self {
+        HeaderName::new(s)
+    }
+}
+
+/// One header line of a message. A header read from the wire keeps its exact bytes
+/// (`raw`), so a message forwarded unchanged is written back byte for byte.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub(crate) name: HeaderName,
+    /// The name as written on the wire (e.g. `v`, `TO`).
+    pub(crate) name_raw: Bytes,
+    /// The value: after the colon and leading white space, trailing white space removed.
+    /// Line folds inside are kept as received.
+    pub(crate) value: Bytes,
+    /// Byte offset of the value in the message it was parsed from (0 if built).
+    pub(crate) value_offset: usize,
+    /// The whole logical line including its line end, when it came from the wire unchanged.
+    pub(crate) raw: Option<Bytes>,
+}
+
+impl Header {
+    /// A new header line `name: value`.
+    pub fn new(name: impl Into<HeaderName>, value: impl Into<Bytes>) -> Header {
+        let name = name.into();
+        let name_raw = Bytes::copy_from_slice(name.as_str().as_bytes());
+        Header {
+            name,
+            name_raw,
+            value: value.into(),
+            value_offset: 0,
+            raw: None,
+        }
+    }
+
+    /// The header name.
+    pub fn name(&self) -> &HeaderName {
+        &self.name
+    }
+
+    /// The name exactly as written.
+    pub fn name_raw(&self) -> &[u8] {
+        &self.name_raw
+    }
+
+    /// The raw value bytes (may contain line folds and non-UTF-8 bytes).
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+
+    /// The value as text, with invalid UTF-8 replaced.
+    pub fn value_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.value)
+    }
+
+    /// Byte offset of the value in the parsed message (0 for a header built in code).
+    pub fn value_offset(&self) -> usize {
+        self.value_offset
+    }
+
+    /// Writes the header line, with its original bytes if unchanged.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        match &self.raw {
+            Some(raw) => out.extend_from_slice(raw),
+            None => {
+                out.extend_from_slice(&self.name_raw);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(&self.value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+}
+
+/// Two headers are equal when their names and values are: how a line was folded or
+/// spelled (compact or long form) does not matter.
+impl PartialEq for Header {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.value == other.value
+    }
+}
+
+impl Eq for Header {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 3261 §7.3.1: field names are case-insensitive; §7.3.3 compact forms
+    #[test]
+    fn names_case_insensitive_and_compact() {
+        assert_eq!(HeaderName::from_bytes(b"VIA"), HeaderName::Via);
+        assert_eq!(HeaderName::from_bytes(b"v"), HeaderName::Via);
+        assert_eq!(
+            HeaderName::from_bytes(b"MaX-fOrWaRdS"),
+            HeaderName::MaxForwards
+        );
+        assert_eq!(HeaderName::from_bytes(b"i"), HeaderName::CallId);
+        assert_eq!(HeaderName::from_bytes(b"l"), HeaderName::ContentLength);
+        assert_eq!(
+            HeaderName::from_bytes(b"MS-DIAGNOSTICS"),
+            HeaderName::MsDiagnostics
+        );
+        assert_eq!(HeaderName::from_bytes(b"b"), HeaderName::ReferredBy);
+        assert_eq!(
+            HeaderName::from_bytes(b"NewFangledHeader"),
+            HeaderName::Other("NewFangledHeader".into())
+        );
+        assert_eq!(HeaderName::from_bytes(b"q"), HeaderName::Other("q".into()));
+        let long = [b'x'; 40];
+        assert_eq!(
+            HeaderName::from_bytes(&long),
+            HeaderName::Other("x".repeat(40))
+        );
+    }
+}
