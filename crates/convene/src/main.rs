@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod ctl;
+mod sip;
 
 /// Convene: an open-source unified-communications server speaking Microsoft's SIP dialect.
 #[derive(Debug, Parser)]
@@ -16,6 +17,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Work on raw SIP messages: `convene sip check FILE…` parses and validates them.
+    #[command(subcommand)]
+    Sip(sip::SipCommand),
     /// Administer a Convene deployment: topology, voice routing, edge policy, diagnostics.
     #[command(subcommand)]
     Ctl(ctl::CtlCommand),
@@ -25,5 +29,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Ctl(cmd) => ctl::run(cmd),
+        Command::Sip(cmd) => sip::run(cmd),
     }
 }
