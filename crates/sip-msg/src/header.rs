@@ -47,15 +47,23 @@ macro_rules! header_names {
             }
         }
 
-        /// Matches a lower-cased name against the known ones.
+        /// Matches a lower-cased name against the known ones: first by length and first
+        /// byte, which leaves at most a few candidates to compare.
         fn known(lower: &[u8]) -> Option<HeaderName> {
+            let first = *lower.first()?;
+            if lower.len() == 1 {
+                $( $( if first == $compact.as_bytes()[0] { return Some(HeaderName::$var); } )? )*
+                return None;
+            }
             $(
                 {
-                    const LONG: &str = $canon;
-                    if lower.len() == LONG.len() && lower.eq_ignore_ascii_case(LONG.as_bytes()) {
+                    const LONG: &[u8] = $canon.as_bytes();
+                    if lower.len() == LONG.len()
+                        && first == LONG[0].to_ascii_lowercase()
+                        && lower.eq_ignore_ascii_case(LONG)
+                    {
                         return Some(HeaderName::$var);
                     }
-                    $( if lower == $compact.as_bytes() { return Some(HeaderName::$var); } )?
                 }
             )*
             None

@@ -283,9 +283,9 @@ fn host_port(s: &mut Scanner<'_>) -> Result<(Host, Option<u16>)> {
             None => (hb, &[][..]),
         }
     };
-    let host_uri = format!("sip:{}", text(host_bytes));
-    let host = match parse_uri(host_uri.as_bytes(), UriContext::Whole) {
-        Ok(Uri::Sip(u)) if u.port.is_none() && u.user.is_none() && u.params.is_empty() => u.host,
+    let mut hs = Scanner::new(host_bytes, s.part);
+    let host = match crate::uri::parse_host(&mut hs) {
+        Ok(h) if hs.at_end() => h,
         _ => {
             return Err(ParseError::syntax(
                 start,

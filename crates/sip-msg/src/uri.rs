@@ -479,7 +479,7 @@ fn parse_sip_body(s: &[u8], secure: bool, ctx: UriContext) -> Result<(SipUri, us
 }
 
 /// RFC 3261 §25.1 `host = hostname / IPv4address / IPv6reference`; RFC 5118 §4.
-fn parse_host(sc: &mut Scanner<'_>) -> Result<Host> {
+pub(crate) fn parse_host(sc: &mut Scanner<'_>) -> Result<Host> {
     if sc.peek() == Some(b'[') {
         let start = sc.pos;
         sc.pos += 1;

@@ -1,0 +1,1 @@
+//! Holds the benchmark messages (see benches/parse.rs).
