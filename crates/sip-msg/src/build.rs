@@ -157,7 +157,7 @@ fn salvage_request(buf: &Bytes) -> Option<Message> {
     });
     let mut req = Message::request(Method::from_token(method), uri);
     split_headers(buf, first_nl + 1, |name, _, (vs, ve), _| {
-        req.push_header(Header::new(HeaderName::from_bytes(name), buf.slice(vs..ve)));
+        req.push_header(Header::new(HeaderName::from_bytes(name), &buf[vs..ve]));
         Ok(())
     })
     .ok()?;

@@ -243,10 +243,7 @@ fn head_content_length(head: &[u8]) -> Result<usize, ParseError> {
     let mut cl = Vec::new();
     split_headers(head, first, |name, _, (vs, ve), _| {
         if HeaderName::from_bytes(name) == HeaderName::ContentLength {
-            let mut h = Header::new(
-                HeaderName::ContentLength,
-                Bytes::copy_from_slice(&head[vs..ve]),
-            );
+            let mut h = Header::new(HeaderName::ContentLength, &head[vs..ve]);
             h.value_offset = vs;
             cl.push(h);
         }

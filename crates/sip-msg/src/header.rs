@@ -248,32 +248,42 @@ impl From<&str> for HeaderName {
 }
 
 /// One header line of a message. A header read from the wire keeps its exact bytes
-/// (`raw`), so a message forwarded unchanged is written back byte for byte.
+/// (the whole logical line), so a message forwarded unchanged is written back byte for byte.
 #[derive(Debug, Clone)]
 pub struct Header {
     pub(crate) name: HeaderName,
-    /// The name as written on the wire (e.g. `v`, `TO`).
-    pub(crate) name_raw: Bytes,
-    /// The value: after the colon and leading white space, trailing white space removed.
-    /// Line folds inside are kept as received.
-    pub(crate) value: Bytes,
+    /// The whole logical line including its line end (for a built header, `Name: value\r\n`).
+    pub(crate) raw: Bytes,
+    /// `raw[..name_end]` is the name as written (e.g. `v`, `TO`).
+    pub(crate) name_end: usize,
+    /// `raw[value.0..value.1]` is the value: after the colon and leading white space, trailing
+    /// white space removed; line folds inside are kept as received.
+    pub(crate) value: (usize, usize),
     /// Byte offset of the value in the message it was parsed from (0 if built).
     pub(crate) value_offset: usize,
-    /// The whole logical line including its line end, when it came from the wire unchanged.
-    pub(crate) raw: Option<Bytes>,
 }
 
 impl Header {
     /// A new header line `name: value`.
-    pub fn new(name: impl Into<HeaderName>, value: impl Into<Bytes>) -> Header {
+    pub fn new(name: impl Into<HeaderName>, value: impl AsRef<[u8]>) -> Header {
         let name = name.into();
-        let name_raw = Bytes::copy_from_slice(name.as_str().as_bytes());
+        let spelled = name.as_str().as_bytes().to_vec();
+        Header::with_spelling(name, &spelled, value.as_ref())
+    }
+
+    /// A new header line with the name spelled as given (e.g. keeping a compact form).
+    pub(crate) fn with_spelling(name: HeaderName, spelled: &[u8], value: &[u8]) -> Header {
+        let mut raw = Vec::with_capacity(spelled.len() + value.len() + 4);
+        raw.extend_from_slice(spelled);
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        raw.extend_from_slice(b"\r\n");
         Header {
             name,
-            name_raw,
-            value: value.into(),
+            raw: Bytes::from(raw),
+            name_end: spelled.len(),
+            value: (spelled.len() + 2, spelled.len() + 2 + value.len()),
             value_offset: 0,
-            raw: None,
         }
     }
 
@@ -284,17 +294,17 @@ impl Header {
 
     /// The name exactly as written.
     pub fn name_raw(&self) -> &[u8] {
-        &self.name_raw
+        &self.raw[..self.name_end]
     }
 
     /// The raw value bytes (may contain line folds and non-UTF-8 bytes).
     pub fn value(&self) -> &[u8] {
-        &self.value
+        &self.raw[self.value.0..self.value.1]
     }
 
     /// The value as text, with invalid UTF-8 replaced.
     pub fn value_str(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.value)
+        String::from_utf8_lossy(self.value())
     }
 
     /// Byte offset of the value in the parsed message (0 for a header built in code).
@@ -304,15 +314,7 @@ impl Header {
 
     /// Writes the header line, with its original bytes if unchanged.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
-        match &self.raw {
-            Some(raw) => out.extend_from_slice(raw),
-            None => {
-                out.extend_from_slice(&self.name_raw);
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(&self.value);
-                out.extend_from_slice(b"\r\n");
-            }
-        }
+        out.extend_from_slice(&self.raw);
     }
 }
 
@@ -320,7 +322,7 @@ impl Header {
 /// spelled (compact or long form) does not matter.
 impl PartialEq for Header {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.value == other.value
+        self.name == other.name && self.value() == other.value()
     }
 }
 

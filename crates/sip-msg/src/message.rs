@@ -303,10 +303,10 @@ pub(crate) fn parse_head(buf: &Bytes) -> Result<Head> {
     let body_start = split_headers(buf, next, |name, (_, _), (vs, ve), (rs, re)| {
         headers.push(Header {
             name: HeaderName::from_bytes(name),
-            name_raw: buf.slice(rs..rs + name.len()),
-            value: buf.slice(vs..ve),
+            raw: buf.slice(rs..re),
+            name_end: name.len(),
+            value: (vs - rs, ve - rs),
             value_offset: vs,
-            raw: Some(buf.slice(rs..re)),
         });
         Ok(())
     })?;
@@ -327,7 +327,7 @@ pub(crate) fn content_length(headers: &[Header]) -> Result<Option<usize>> {
         .filter(|h| h.name == HeaderName::ContentLength)
     {
         let mut v = Vec::with_capacity(1);
-        parse_value::<Number>(&h.value, Part::Header("Content-Length"), false, &mut v)
+        parse_value::<Number>(h.value(), Part::Header("Content-Length"), false, &mut v)
             .map_err(|e| e.rebase(h.value_offset, Part::Header("Content-Length")))?;
         let n = v.first().map_or(0, |n| n.0 as usize);
         if found.is_some_and(|f| f != n) {
@@ -476,7 +476,7 @@ impl Message {
         let part = part_of(name);
         let mut out = Vec::new();
         for h in self.headers_named(name) {
-            parse_value::<T>(&h.value, part, list, &mut out)
+            parse_value::<T>(h.value(), part, list, &mut out)
                 .map_err(|e| e.rebase(h.value_offset, part))?;
         }
         Ok(out)
@@ -488,10 +488,10 @@ impl Message {
         for h in self.headers_named(name) {
             let mut out = Vec::with_capacity(1);
             if name.is_list() {
-                parse_first::<T>(&h.value, part, &mut out)
+                parse_first::<T>(h.value(), part, &mut out)
                     .map_err(|e| e.rebase(h.value_offset, part))?;
             } else {
-                parse_value::<T>(&h.value, part, false, &mut out)
+                parse_value::<T>(h.value(), part, false, &mut out)
                     .map_err(|e| e.rebase(h.value_offset, part))?;
             }
             if let Some(v) = out.pop() {
@@ -515,7 +515,7 @@ impl Message {
         }
         let part = part_of(name);
         let mut out = Vec::with_capacity(1);
-        parse_value::<T>(&h.value, part, false, &mut out)
+        parse_value::<T>(h.value(), part, false, &mut out)
             .map_err(|e| e.rebase(h.value_offset, part))?;
         Ok(out.pop())
     }
@@ -711,7 +711,7 @@ impl Message {
         let end = self
             .headers
             .last()
-            .map_or(0, |h| h.value_offset + h.value.len());
+            .map_or(0, |h| h.value_offset + h.value().len());
         for name in [
             HeaderName::Via,
             HeaderName::From,
@@ -803,9 +803,11 @@ impl Message {
         let name = name.into();
         match self.headers.iter().position(|h| h.name == name) {
             Some(i) => {
-                let raw_name = self.headers[i].name_raw.clone();
-                let mut h = Header::new(name.clone(), value.to_string());
-                h.name_raw = raw_name;
+                let h = Header::with_spelling(
+                    name.clone(),
+                    self.headers[i].name_raw(),
+                    value.to_string().as_bytes(),
+                );
                 self.headers[i] = h;
                 let mut seen = 0;
                 self.headers.retain(|h| {
@@ -837,8 +839,8 @@ impl Message {
         let part = part_of(name);
         let h = &self.headers[i];
         let split =
-            first_element_end(&h.value, part).map_err(|e| e.rebase(h.value_offset, part))?;
-        let first = String::from_utf8_lossy(&h.value[..split.0])
+            first_element_end(h.value(), part).map_err(|e| e.rebase(h.value_offset, part))?;
+        let first = String::from_utf8_lossy(&h.value()[..split.0])
             .trim_end()
             .to_owned();
         match split.1 {
@@ -846,9 +848,7 @@ impl Message {
                 self.headers.remove(i);
             }
             Some(rest) => {
-                let rest = h.value.slice(rest..);
-                let mut nh = Header::new(name.clone(), rest);
-                nh.name_raw = h.name_raw.clone();
+                let nh = Header::with_spelling(name.clone(), h.name_raw(), &h.value()[rest..]);
                 self.headers[i] = nh;
             }
         }
@@ -952,7 +952,8 @@ pub(crate) fn check_header(h: &Header) -> Result<()> {
     fn check<T: HeaderValue>(h: &Header, list: bool) -> Result<()> {
         let part = part_of(&h.name);
         let mut out: Vec<T> = Vec::new();
-        parse_value::<T>(&h.value, part, list, &mut out).map_err(|e| e.rebase(h.value_offset, part))
+        parse_value::<T>(h.value(), part, list, &mut out)
+            .map_err(|e| e.rebase(h.value_offset, part))
     }
     let list = h.name.is_list();
     match h.name {

@@ -4,35 +4,38 @@
 
 use crate::error::{ErrorKind, ParseError, Part, Result};
 
-/// RFC 3261 §25.1: `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )`.
-#[inline]
-pub(crate) fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+/// Builds a byte-class table: alphanumerics (if `alnum`) plus `extra`.
+pub(crate) const fn class(alnum: bool, extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = alnum && (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
 }
 
+/// RFC 3261 §25.1: `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" )`.
+static TOKEN: [bool; 256] = class(true, b"-.!%*_+`'~");
+
 /// RFC 3261 §25.1: `word` characters (token plus `( ) < > : \ " / [ ] ? { }`), used by Call-ID.
+static WORD: [bool; 256] = class(true, b"-.!%*_+`'~()<>:\\\"/[]?{}");
+
+/// Whether `b` is a token character.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    TOKEN[usize::from(b)]
+}
+
+/// Whether `b` is a `word` character.
 #[inline]
 pub(crate) fn is_word(b: u8) -> bool {
-    is_token(b)
-        || matches!(
-            b,
-            b'(' | b')'
-                | b'<'
-                | b'>'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'{'
-                | b'}'
-        )
+    WORD[usize::from(b)]
 }
 
 /// Characters allowed in a generic-param value that is not quoted: token / host

@@ -6,47 +6,41 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{ParseError, Part, Result};
-use crate::scan::{Scanner, text};
+use crate::scan::{Scanner, class, text};
 
-/// RFC 3261 §25.1 `unreserved = alphanum / mark`.
-#[inline]
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
-}
+// RFC 3261 §25.1 character classes; `mark = - _ . ! ~ * ' ( )`.
+/// `user = 1*( unreserved / escaped / user-unreserved )`, user-unreserved = `& = + $ , ; ? /`.
+static USER: [bool; 256] = class(true, b"-_.!~*'()&=+$,;?/");
+/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`.
+static PASSWORD: [bool; 256] = class(true, b"-_.!~*'()&=+$,");
+/// `paramchar = param-unreserved / unreserved / escaped`, param-unreserved = `[ ] / : & + $`.
+static PARAMCHAR: [bool; 256] = class(true, b"-_.!~*'()[]/:&+$");
+/// `hnv-unreserved / unreserved / escaped` (URI header names and values).
+static HCHAR: [bool; 256] = class(true, b"-_.!~*'()[]/?:+$");
+/// A `tel:` number and its parameters (RFC 3966 §3, kept permissive: paramchar plus `# = %`).
+static TEL: [bool; 256] = class(true, b"-_.!~*'()[]/:&+$#=%");
+/// Host name characters (RFC 3261 §25.1 `hostname`, with `_` tolerated as deployed DNS has it).
+static HOSTNAME: [bool; 256] = class(true, b"-._");
 
-/// RFC 3261 §25.1 `user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"`.
 #[inline]
 fn is_user(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    USER[usize::from(b)]
 }
-
-/// RFC 3261 §25.1 `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`.
 #[inline]
 fn is_password(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+    PASSWORD[usize::from(b)]
 }
-
-/// RFC 3261 §25.1 `paramchar = param-unreserved / unreserved / escaped`.
 #[inline]
 fn is_paramchar(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+    PARAMCHAR[usize::from(b)]
 }
-
-/// RFC 3261 §25.1 `hnv-unreserved / unreserved / escaped` (header names and values).
 #[inline]
 fn is_hchar(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+    HCHAR[usize::from(b)]
 }
-
-/// Characters of a `tel:` number and its parameters (RFC 3966 §3, kept permissive:
-/// digits, visual separators, `+ * #`, hex digits of local numbers, and paramchar).
 #[inline]
 fn is_tel(b: u8) -> bool {
-    is_paramchar(b) || matches!(b, b'#' | b'=' | b'%')
+    TEL[usize::from(b)]
 }
 
 /// A URI in any of the forms SIP carries.
@@ -506,25 +500,34 @@ pub(crate) fn parse_host(sc: &mut Scanner<'_>) -> Result<Host> {
         });
     }
     let start = sc.pos;
-    let h = sc.take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    let h = sc.take_while(|b| HOSTNAME[usize::from(b)]);
     if h.is_empty() {
         return Err(sc.err("expected a host name or address"));
     }
     // RFC 3261 §25.1: labels start and end with alphanum; a trailing '.' is allowed.
-    let name = text(h);
-    if name.starts_with(['-', '.'])
-        || name.contains("..")
-        || name
-            .split('.')
-            .any(|l| l.ends_with('-') || l.starts_with('-'))
-    {
+    let mut prev = b'.';
+    let mut all_digits = true;
+    for &b in h {
+        let bad = (b == b'.' && (prev == b'.' || prev == b'-')) || (b == b'-' && prev == b'.');
+        if bad {
+            return Err(ParseError::syntax(
+                start,
+                Part::Uri,
+                "expected a host name of dot-separated labels",
+            ));
+        }
+        all_digits &= b.is_ascii_digit() || b == b'.';
+        prev = b;
+    }
+    if prev == b'-' {
         return Err(ParseError::syntax(
             start,
             Part::Uri,
             "expected a host name of dot-separated labels",
         ));
     }
-    if name.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    let name = text(h);
+    if all_digits {
         return name
             .parse::<Ipv4Addr>()
             .map(Host::V4)
