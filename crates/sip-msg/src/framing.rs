@@ -80,6 +80,9 @@ pub struct StreamFramer {
     offset: u64,
     /// Header section length of the message at the front, once known, and its body length.
     pending: Option<(usize, usize)>,
+    /// How far the search for the end of the header section has looked, so that bytes
+    /// trickling in one at a time are not scanned again and again (linear, not quadratic).
+    scanned: usize,
     failed: bool,
 }
 
@@ -97,6 +100,7 @@ impl StreamFramer {
             max_message,
             offset: 0,
             pending: None,
+            scanned: 0,
             failed: false,
         }
     }
@@ -168,7 +172,11 @@ impl StreamFramer {
             }
             // Find the end of the header section within the limit.
             let window = &self.buf[..self.buf.len().min(self.max_message)];
-            let head_end = find_head_end(window);
+            let head_end = find_head_end(window, self.scanned);
+            if head_end.is_none() {
+                // Resume a few bytes back: the empty line may straddle two reads.
+                self.scanned = window.len().saturating_sub(3);
+            }
             let Some(head_end) = head_end else {
                 if self.buf.len() >= self.max_message {
                     let (offset, limit) = (self.offset, self.max_message);
@@ -196,6 +204,7 @@ impl StreamFramer {
             return Ok(None);
         }
         self.pending = None;
+        self.scanned = 0;
         let frame = self.buf.split_to(head + body).freeze();
         self.offset += (head + body) as u64;
         Ok(Some(Frame::Message(frame)))
@@ -217,14 +226,16 @@ impl StreamFramer {
     }
 
     fn advance(&mut self, n: usize) {
+        self.scanned = 0;
         self.buf.advance(n);
         self.offset += n as u64;
     }
 }
 
-/// The length of the header section (start line to the empty line, inclusive), if complete.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let mut from = 0;
+/// The length of the header section (start line to the empty line, inclusive), if complete,
+/// searching from `from` on (bytes before it are known not to end the section).
+fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut from = from.min(buf.len());
     while let Some(i) = memchr::memchr(b'\n', &buf[from..]) {
         let nl = from + i;
         match buf.get(nl + 1) {
@@ -348,6 +359,32 @@ mod tests {
             f.next_frame(),
             Err(FramingError::BadLength { .. })
         ));
+    }
+
+    // A peer dribbling a message one byte per read costs linear work, not quadratic: the
+    // search for the empty line resumes where it stopped.
+    #[test]
+    fn byte_by_byte_input_is_scanned_once() {
+        let mut f = StreamFramer::new(70_000);
+        let mut msg = b"OPTIONS sip:a@b SIP/2.0\r\n".to_vec();
+        for i in 0..2000 {
+            msg.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        msg.extend_from_slice(b"\r\n");
+        for (i, b) in msg.iter().enumerate() {
+            f.push(std::slice::from_ref(b));
+            let r = f.next_frame().unwrap();
+            assert!(f.scanned <= i + 1);
+            if i + 1 < msg.len() {
+                assert_eq!(r, None);
+                assert!(
+                    f.scanned + 3 >= i,
+                    "search restarted from the beginning at byte {i}"
+                );
+            } else {
+                assert_eq!(r, Some(Frame::Message(Bytes::from(msg.clone()))));
+            }
+        }
     }
 
     #[test]
