@@ -5,11 +5,15 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod diag;
+
 /// The admin verbs.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
     /// Print the version of this build.
     Version,
+    /// Look up ms-diagnostics codes: `diag <code> [--json]`, `diag --markdown`.
+    Diag(diag::DiagArgs),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -19,5 +23,6 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
             println!("convene {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        CtlCommand::Diag(args) => diag::run(args),
     }
 }
