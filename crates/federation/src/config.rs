@@ -330,8 +330,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 impl EdgeConfig {
     /// Checks what serde cannot: FQDNs and domains look right, no domain is both allowed and
-    /// blocked, no duplicates, user assignments name defined policies.
-    fn validate(&self, text: &str, file: &str) -> Result<(), Box<ConfigError>> {
+    /// blocked, no duplicates, user assignments name defined policies. `text` is the TOML the
+    /// configuration was deserialized from (spans point into it), `file` names it.
+    pub fn validate(&self, text: &str, file: &str) -> Result<(), Box<ConfigError>> {
         let err = |span: Range<usize>, field: String, problem: String, fix: &str| {
             let (line, column) = line_col(text, span.start);
             Box::new(ConfigError {

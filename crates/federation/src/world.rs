@@ -55,7 +55,8 @@ pub struct JoinReport {
     pub fallback: Option<Fallback>,
     /// Where the client sent the anonymous join.
     pub anonymous_target: Option<ClientTarget>,
-    /// The anonymous join, when the client fell back.
+    /// The anonymous join: made after a fallback, or evaluated when the federated join worked;
+    /// `None` when the client shows the error without falling back.
     pub anonymous: Option<Decision>,
 }
 
@@ -64,7 +65,7 @@ pub struct JoinReport {
 pub struct JoinSummary {
     /// "Federated join works".
     pub federated_join: bool,
-    /// "Anonymous join works" (the client fell back and the anonymous join was admitted).
+    /// "Anonymous join works": the anonymous join is (or would be) admitted.
     pub anonymous_join: bool,
 }
 
@@ -208,35 +209,31 @@ impl World {
         }
     }
 
-    /// A client meeting join: the federated attempt, then (if the client falls back) an
-    /// anonymous attempt as `sip:<guid>@anonymous.invalid`.
+    /// A client meeting join: the federated attempt, then the anonymous attempt as
+    /// `sip:<guid>@anonymous.invalid`: made when the client falls back, and also evaluated
+    /// ("would an anonymous join be admitted?") when the federated join works, as seed-003's
+    /// tables state both for every cell.
     pub fn join(&self, attendee: &SipUri, focus: &FocusUri, guid: &str) -> JoinReport {
         let federated = self.request(attendee, &focus.to_uri());
-        let Some(failed) = federated.response().cloned() else {
-            return JoinReport {
-                federated,
-                fallback: None,
-                anonymous_target: None,
-                anonymous: None,
-            };
-        };
         let mut trace = Trace::default();
-        let codes = failed.codes();
-        let mut all_codes = codes.clone();
-        all_codes.extend(failed.public.iter().map(|d| d.code().id));
-        let decision = fallback::decide(failed.status, &all_codes);
-        trace.push(
-            "client",
-            Step::ClientFallback {
-                status: failed.status,
-                codes: all_codes,
-                decision,
-            },
-        );
-        if !decision.falls_back() {
+        let fallback = federated.response().map(|failed| {
+            let mut codes = failed.codes();
+            codes.extend(failed.public.iter().map(|d| d.code().id));
+            let decision = fallback::decide(failed.status, &codes);
+            trace.push(
+                "client",
+                Step::ClientFallback {
+                    status: failed.status,
+                    codes,
+                    decision,
+                },
+            );
+            decision
+        });
+        if fallback.is_some_and(|f| !f.falls_back()) {
             return JoinReport {
                 federated,
-                fallback: Some(decision),
+                fallback,
                 anonymous_target: None,
                 anonymous: None,
             };
@@ -249,7 +246,7 @@ impl World {
         let outcome = self.anonymous_request(&req, target.clone(), &mut trace);
         JoinReport {
             federated,
-            fallback: Some(decision),
+            fallback,
             anonymous_target: target,
             anonymous: Some(Decision { outcome, trace }),
         }
