@@ -297,15 +297,9 @@ fn serde_error(e: &toml::de::Error, text: &str, file: &str) -> LoadError {
 
 // Names the field at the error and suggests a fix from toml's message.
 fn explain(message: &str, text: &str, span: Option<Range<usize>>) -> (String, String) {
-    let at = span
-        .and_then(|s| text.get(s))
-        .map(|s| s.trim().trim_matches('"').to_owned())
-        .unwrap_or_default();
-    let field = if at.is_empty() || at.contains('\n') {
-        "edge".to_owned()
-    } else {
-        at.split('=').next().unwrap_or_default().trim().to_owned()
-    };
+    let field = span
+        .and_then(|s| key_at(text, s))
+        .unwrap_or_else(|| "edge".to_owned());
     let fix = if let Some(rest) = message.strip_prefix("unknown field") {
         format!("remove or rename the key; the keys allowed here are{rest}")
     } else if message.starts_with("missing field") {
@@ -316,6 +310,27 @@ fn explain(message: &str, text: &str, span: Option<Range<usize>>) -> (String, St
         "correct the value to the type the key expects (see examples/seed-003/)".to_owned()
     };
     (field, fix)
+}
+
+// The key an error span belongs to: the span itself when it covers a key, else the key left
+// of the `=` before the span on the same line (inline tables included).
+fn key_at(text: &str, span: Range<usize>) -> Option<String> {
+    let covered = text.get(span.clone())?;
+    if covered.contains('\n') {
+        return None;
+    }
+    let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let prefix = text.get(line_start..span.start)?;
+    let key = match prefix.rfind('=') {
+        Some(eq) => {
+            let left = prefix.get(..eq)?;
+            let from = left.rfind(['{', ',']).map_or(0, |i| i + 1);
+            left.get(from..)?.trim()
+        }
+        None => covered.split('=').next()?.trim(),
+    };
+    let key = key.trim_matches('"');
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
 }
 
 /// Converts a byte offset into a 1-based line and character column.

@@ -1,7 +1,7 @@
 //! C3P addUser bodies: the seed-003 envelopes (completed with the minimal addUser of
 //! MS-SIP.md §6.3, because the seed's capture stops after `<addUser>`), decoded, checked,
 //! and encoded back.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use federation::cccp::{AddUserRequest, AddUserResponse, CccpError, NS_CCCP, ResponseCode};
 use federation::{FocusUri, SipUri};
