@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 mod diag;
+mod edge;
 
 /// The admin verbs.
 #[derive(Debug, Subcommand)]
@@ -14,6 +15,9 @@ pub enum CtlCommand {
     Version,
     /// Look up ms-diagnostics codes: `diag <code> [--json]`, `diag --markdown`.
     Diag(diag::DiagArgs),
+    /// Access-edge federation: `edge test --from URI --to URI [--join] --topology FILE`.
+    #[command(subcommand)]
+    Edge(edge::EdgeCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -24,5 +28,6 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         CtlCommand::Diag(args) => diag::run(args),
+        CtlCommand::Edge(cmd) => edge::run(cmd),
     }
 }

@@ -288,6 +288,16 @@ pub enum Step {
     },
 }
 
+impl fmt::Display for UserKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UserKind::Internal => "a local user",
+            UserKind::Federated => "a federated user",
+            UserKind::Anonymous => "an anonymous user",
+        })
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -298,7 +308,7 @@ impl fmt::Display for Step {
                 sender,
             } => write!(
                 f,
-                "{} from {from} to {to}; sender is {sender:?}",
+                "{} from {from} to {to}; sender is {sender}",
                 if *meeting_join {
                     "meeting join"
                 } else {
@@ -413,21 +423,21 @@ impl fmt::Display for Step {
             Step::Reject { status, code } => {
                 write!(f, "reject: {status} with ms-diagnostics {code}")
             }
-            Step::Accept { sender } => write!(f, "accept as {sender:?}"),
+            Step::Accept {
+                sender: UserKind::Anonymous,
+            } => write!(
+                f,
+                "accept as an anonymous user (the roster shows \"{}\")",
+                crate::fallback::GUEST_LABEL
+            ),
+            Step::Accept { sender } => write!(f, "accept as {sender}"),
             Step::ClientFallback {
                 status,
                 codes,
                 decision,
             } => write!(
                 f,
-                "client got {status} {codes:?}: {}",
-                match decision {
-                    crate::fallback::Fallback::ByStatus { status } =>
-                        format!("falls back to anonymous join (status {status})"),
-                    crate::fallback::Fallback::ByDiagnostic { code } =>
-                        format!("falls back to anonymous join (ms-diagnostics {code})"),
-                    crate::fallback::Fallback::No => "shows the error, no fallback".to_owned(),
-                }
+                "client got {status} with ms-diagnostics {codes:?}: it {decision}"
             ),
             Step::ClientLookup { asked, found } => match found {
                 Some(h) => write!(f, "client asked {} -> {h}", asked.join(", ")),

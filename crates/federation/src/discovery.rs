@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, line_col};
 
 /// The port a federation SRV record names by convention (MS-SIP.md §5.1).
 pub const FEDERATION_PORT: u16 = 5061;
@@ -73,6 +75,55 @@ impl Dns {
     pub fn has_a(&self, host: &str) -> bool {
         self.a.contains(&host.to_ascii_lowercase())
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DnsFile {
+    #[serde(default)]
+    a: Vec<String>,
+    #[serde(default)]
+    srv: BTreeMap<String, toml::Spanned<String>>,
+}
+
+/// Reads DNS answers from TOML (`a = ["host", …]` and a `[srv]` table of
+/// `"_service._proto.domain" = "host:port"`), for tests and `convene ctl edge test --dns`.
+pub fn parse_dns(text: &str, file: &str) -> Result<Dns, Box<ConfigError>> {
+    let located = |offset: usize, field: String, problem: String, fix: &str| {
+        let (line, column) = line_col(text, offset);
+        Box::new(ConfigError {
+            file: file.to_owned(),
+            line,
+            column,
+            field,
+            problem,
+            fix: fix.to_owned(),
+        })
+    };
+    let f: DnsFile = toml::from_str(text).map_err(|e| {
+        located(
+            e.span().map_or(0, |s| s.start),
+            "dns".to_owned(),
+            e.message().to_owned(),
+            "write `a = [\"host\", …]` and a [srv] table of \"name\" = \"host:port\"",
+        )
+    })?;
+    let mut dns = Dns::new();
+    for host in &f.a {
+        dns.add_a(host);
+    }
+    for (name, target) in &f.srv {
+        let t = SrvTarget::parse(target.get_ref()).ok_or_else(|| {
+            located(
+                target.span().start,
+                format!("srv.{name:?}"),
+                format!("{:?} is not host:port", target.get_ref()),
+                "write the SRV answer as \"host:port\", e.g. \"sip.contoso.com:5061\"",
+            )
+        })?;
+        dns.add_srv(name, t);
+    }
+    Ok(dns)
 }
 
 /// The SRV name an access edge resolves to find a partner's edge (MS-SIP.md §5.1, §5.3).
@@ -207,6 +258,25 @@ mod tests {
 
         let (asked, t) = anonymous_join_target("nowhere.test", &Dns::new());
         assert_eq!((asked.len(), t), (5, None));
+    }
+
+    #[test]
+    fn dns_files_parse_and_bad_answers_are_located() {
+        let dns = parse_dns(
+            "a = [\"sip.contoso.com\"]\n[srv]\n\"_sip._tls.x.com\" = \"sip.x.com:443\"\n",
+            "dns.toml",
+        )
+        .unwrap();
+        assert!(dns.has_a("SIP.contoso.com"));
+        assert_eq!(
+            dns.srv("_sip._tls.x.com"),
+            Some(&SrvTarget::new("sip.x.com", 443))
+        );
+        let e = parse_dns("[srv]\n\"_sip._tls.x.com\" = \"sip.x.com\"\n", "dns.toml").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 21));
+        let e = parse_dns("aaa = 1\n", "dns.toml").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.problem.contains("unknown field"), "{}", e.problem);
     }
 
     #[test]

@@ -36,6 +36,20 @@ pub enum Fallback {
     No,
 }
 
+impl std::fmt::Display for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fallback::ByStatus { status } => {
+                write!(f, "falls back to an anonymous join (status {status})")
+            }
+            Fallback::ByDiagnostic { code } => {
+                write!(f, "falls back to an anonymous join (ms-diagnostics {code})")
+            }
+            Fallback::No => f.write_str("shows the error; no anonymous fallback"),
+        }
+    }
+}
+
 impl Fallback {
     /// Whether the client retries anonymously.
     pub fn falls_back(self) -> bool {
