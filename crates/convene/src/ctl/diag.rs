@@ -21,7 +21,7 @@ pub struct DiagArgs {
 /// Runs `convene ctl diag`.
 pub fn run(args: DiagArgs) -> ExitCode {
     if args.markdown {
-        print!("{}", diag::markdown());
+        super::edge::emit(&diag::markdown());
         return ExitCode::SUCCESS;
     }
     match args.code {
@@ -40,7 +40,7 @@ pub fn run(args: DiagArgs) -> ExitCode {
         },
         None if args.json => match serde_json::to_string_pretty(CATALOGUE) {
             Ok(s) => {
-                println!("{s}");
+                super::edge::emit(&format!("{s}\n"));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -49,9 +49,11 @@ pub fn run(args: DiagArgs) -> ExitCode {
             }
         },
         None => {
-            for c in CATALOGUE {
-                println!("{:>5}  {}  {}", c.id, c.status, c.reason);
-            }
+            let list: String = CATALOGUE
+                .iter()
+                .map(|c| format!("{:>5}  {}  {}\n", c.id, c.status, c.reason))
+                .collect();
+            super::edge::emit(&list);
             ExitCode::SUCCESS
         }
     }
@@ -60,7 +62,7 @@ pub fn run(args: DiagArgs) -> ExitCode {
 fn print_json(c: &'static DiagCode) -> ExitCode {
     match serde_json::to_string_pretty(c) {
         Ok(s) => {
-            println!("{s}");
+            super::edge::emit(&format!("{s}\n"));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -71,22 +73,26 @@ fn print_json(c: &'static DiagCode) -> ExitCode {
 }
 
 fn print_entry(c: &'static DiagCode) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let evidence = match c.status_evidence {
         diag::StatusEvidence::Observed => "observed in the field",
         diag::StatusEvidence::Chosen => "Convene's choice",
     };
-    println!("ms-diagnostics {}", c.id);
-    println!("  reason:  {}", c.reason);
-    println!("  status:  {} ({evidence})", c.status);
-    println!("  header:  {}", c.header.label());
+    let _ = writeln!(out, "ms-diagnostics {}", c.id);
+    let _ = writeln!(out, "  reason:  {}", c.reason);
+    let _ = writeln!(out, "  status:  {} ({evidence})", c.status);
+    let _ = writeln!(out, "  header:  {}", c.header.label());
     if !c.params.is_empty() {
-        println!("  params:  {}", c.params.join(", "));
+        let _ = writeln!(out, "  params:  {}", c.params.join(", "));
     }
-    println!("  meaning: {}", c.meaning);
-    println!("  fix:     {}", c.fix);
-    println!("  source:  {}", c.citation);
-    println!(
+    let _ = writeln!(out, "  meaning: {}", c.meaning);
+    let _ = writeln!(out, "  fix:     {}", c.fix);
+    let _ = writeln!(out, "  source:  {}", c.citation);
+    let _ = writeln!(
+        out,
         "  example: ms-diagnostics: {}",
         c.diagnostic().source("<this server's FQDN>").header_value()
     );
+    super::edge::emit(&out);
 }

@@ -2,6 +2,7 @@
 //! with the exact response and the reasoning, computed by the `federation` crate from the
 //! `[edge]` sections of topology files.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -89,7 +90,9 @@ fn test(args: &TestArgs) -> Result<(), String> {
         if args.json {
             print_json(&join_json(&from, &focus, &report))
         } else {
-            print_join(&from, &focus, &report);
+            let mut out = String::new();
+            print_join(&mut out, &from, &focus, &report);
+            emit(&out);
             Ok(())
         }
     } else {
@@ -97,8 +100,9 @@ fn test(args: &TestArgs) -> Result<(), String> {
         if args.json {
             print_json(&decision_json(&d))
         } else {
-            println!("request  {from} -> {to}");
-            print_decision(&d, "");
+            let mut out = format!("request  {from} -> {to}\n");
+            print_decision(&mut out, &d, "");
+            emit(&out);
             Ok(())
         }
     }
@@ -133,57 +137,74 @@ fn load_dns(args: &TestArgs) -> Result<Dns, String> {
 
 fn print_json(v: &Value) -> Result<(), String> {
     let s = serde_json::to_string_pretty(v).map_err(|e| format!("cannot encode JSON: {e}"))?;
-    println!("{s}");
+    emit(&format!("{s}\n"));
     Ok(())
 }
 
-fn print_response(r: &Response, indent: &str) {
-    println!("{indent}result   {} {}", r.status, r.reason_phrase());
+/// Writes the whole output at once; a closed pipe (`| head`) is not an error.
+pub(super) fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn print_response(out: &mut String, r: &Response, indent: &str) {
+    let _ = writeln!(out, "{indent}result   {} {}", r.status, r.reason_phrase());
     for d in &r.diagnostics {
-        println!("{indent}         ms-diagnostics: {}", d.header_value());
+        let _ = writeln!(out, "{indent}         ms-diagnostics: {}", d.header_value());
     }
     if let Some(p) = &r.public {
-        println!(
+        let _ = writeln!(
+            out,
             "{indent}         ms-diagnostics-public: {}",
             p.public_value()
         );
     }
 }
 
-fn print_decision(d: &Decision, indent: &str) {
+fn print_decision(out: &mut String, d: &Decision, indent: &str) {
     match &d.outcome {
-        Outcome::Allowed => println!("{indent}result   allowed"),
-        Outcome::Rejected(r) => print_response(r, indent),
+        Outcome::Allowed => {
+            let _ = writeln!(out, "{indent}result   allowed");
+        }
+        Outcome::Rejected(r) => print_response(out, r, indent),
     }
-    println!("{indent}reasoning:");
+    let _ = writeln!(out, "{indent}reasoning:");
     for (i, s) in d.trace.steps.iter().enumerate() {
-        println!("{indent}  {:>2}. [{}] {}", i + 1, s.at, s.step);
+        let _ = writeln!(out, "{indent}  {:>2}. [{}] {}", i + 1, s.at, s.step);
     }
 }
 
-fn print_join(from: &SipUri, focus: &FocusUri, j: &JoinReport) {
-    println!("meeting join  {from} -> {focus}");
-    println!("federated join:");
-    print_decision(&j.federated, "  ");
+fn print_join(out: &mut String, from: &SipUri, focus: &FocusUri, j: &JoinReport) {
+    let _ = writeln!(out, "meeting join  {from} -> {focus}");
+    let _ = writeln!(out, "federated join:");
+    print_decision(out, &j.federated, "  ");
     match (&j.fallback, &j.anonymous) {
-        (Some(f), None) => println!("client: {f}"),
+        (Some(f), None) => {
+            let _ = writeln!(out, "client: {f}");
+        }
         (fallback, Some(a)) => {
             match fallback {
-                Some(f) => println!("anonymous join: the client {f}"),
-                None => println!("anonymous join: not needed; evaluated as if tried"),
+                Some(f) => {
+                    let _ = writeln!(out, "anonymous join: the client {f}");
+                }
+                None => {
+                    let _ = writeln!(out, "anonymous join: not needed; evaluated as if tried");
+                }
             }
             if let Some(t) = &j.anonymous_target {
-                println!(
+                let _ = writeln!(
+                    out,
                     "  via      {} ports {:?} (from {})",
                     t.host, t.ports, t.query
                 );
             }
-            print_decision(a, "  ");
+            print_decision(out, a, "  ");
         }
         (None, None) => {}
     }
     let s = j.summary();
-    println!(
+    let _ = writeln!(
+        out,
         "summary: federated join {}, anonymous join {}",
         works(s.federated_join),
         works(s.anonymous_join)
