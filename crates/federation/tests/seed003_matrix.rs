@@ -79,6 +79,7 @@ fn every_seed_003_cell_comes_out_exactly() {
     assert_eq!(per_scenario, [10, 10, 6, 6]);
 
     let mut mismatches = Vec::new();
+    let mut table = Vec::new();
     let mut headers_checked = 0;
     for (i, cell) in m.cell.iter().enumerate() {
         let sc = m.scenario.iter().find(|s| s.id == cell.scenario).unwrap();
@@ -135,6 +136,30 @@ fn every_seed_003_cell_comes_out_exactly() {
                 }
             }
         }
+        let show = |status: Option<u16>, diag: Option<u32>, fed: bool, anon: bool| {
+            let rc = status.map_or("-".to_owned(), |s| s.to_string());
+            let dc = diag.map_or("-".to_owned(), |d| d.to_string());
+            format!("{rc:>3} {dc:>5} fed={} anon={}", yn(fed), yn(anon))
+        };
+        table.push(format!(
+            "| S{} | {:<72} | {:<48} | {} | {} | {} |",
+            cell.scenario,
+            cell.attendee_config,
+            cell.organizer_config,
+            show(
+                cell.status,
+                cell.diag,
+                cell.federated_join,
+                cell.anonymous_join
+            ),
+            show(
+                got_status,
+                got_diag,
+                summary.federated_join,
+                summary.anonymous_join
+            ),
+            if wrong.is_empty() { "ok" } else { "MISMATCH" }
+        ));
         if !wrong.is_empty() {
             let trace: Vec<String> = report
                 .federated
@@ -160,6 +185,13 @@ fn every_seed_003_cell_comes_out_exactly() {
     for s in &m.scenario {
         println!("  {}", s.title);
     }
+    println!(
+        "| sc | {:<72} | {:<48} | {:<23} | {:<23} |    |",
+        "attendee side", "organizer side", "seed", "Convene"
+    );
+    for row in &table {
+        println!("{row}");
+    }
     assert!(
         mismatches.is_empty(),
         "mismatches:\n{}",
@@ -168,4 +200,8 @@ fn every_seed_003_cell_comes_out_exactly() {
     // Every header value the seed prints was reproduced by at least one cell.
     let printed: usize = m.scenario.iter().map(|s| s.headers.len()).sum();
     assert!(headers_checked >= printed, "{headers_checked} < {printed}");
+}
+
+fn yn(b: bool) -> &'static str {
+    if b { "y" } else { "n" }
 }
