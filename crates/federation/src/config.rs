@@ -65,6 +65,10 @@ pub struct EdgeConfig {
     /// service).
     #[serde(default)]
     pub hosting_providers: Vec<HostingProvider>,
+    /// "SIP Federated Providers" of the public kind (public IM services), with the domains
+    /// they serve.
+    #[serde(default)]
+    pub public_providers: Vec<PublicProvider>,
     /// External access policies by name; `global` applies to users without an assignment.
     #[serde(default)]
     pub external_access_policies: BTreeMap<String, ExternalAccessPolicy>,
@@ -146,6 +150,21 @@ pub struct HostingProvider {
     pub edge_fqdn: String,
     /// How far users arriving from the provider are trusted.
     pub verification: VerificationLevel,
+    /// Whether the provider entry is in use.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A public IM provider and the SIP domains it serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicProvider {
+    /// A name for logs.
+    pub name: String,
+    /// The provider's edge FQDN.
+    pub edge_fqdn: String,
+    /// The domains its users have.
+    pub domains: Vec<Spanned<String>>,
     /// Whether the provider entry is in use.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -422,6 +441,13 @@ impl EdgeConfig {
             let f = format!("edge.blocked_domains[{i}].domain");
             check(&b.domain, f.clone())?;
             note(&b.domain, f, "blocked")?;
+        }
+        for (i, p) in self.public_providers.iter().enumerate() {
+            for (j, d) in p.domains.iter().enumerate() {
+                let f = format!("edge.public_providers[{i}].domains[{j}]");
+                check(d, f.clone())?;
+                note(d, f, "served by a public provider")?;
+            }
         }
         for (i, s) in self.sip_domains.iter().enumerate() {
             let Some(t) = &s.tenant else { continue };

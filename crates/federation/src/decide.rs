@@ -117,6 +117,11 @@ pub enum PeerKind {
         /// The provider's configured name.
         name: String,
     },
+    /// A public IM provider.
+    PublicProvider {
+        /// The provider's configured name.
+        name: String,
+    },
 }
 
 /// One step of a decision, in the order taken.
@@ -142,8 +147,10 @@ pub enum Step {
         role: &'static str,
         /// Policy name (`built-in default` if none assigned and no `global`).
         policy: String,
-        /// Its federation setting.
-        federation: bool,
+        /// The setting consulted (`federation`, `public_im`, `remote_access`).
+        setting: &'static str,
+        /// Its value.
+        enabled: bool,
     },
     /// A hosted tenant's federation mode was consulted.
     TenantMode {
@@ -319,11 +326,12 @@ impl fmt::Display for Step {
                 user,
                 role,
                 policy,
-                federation,
+                setting,
+                enabled,
             } => write!(
                 f,
-                "{role} {user}: external access policy {policy:?} has federation {}",
-                on_off(*federation)
+                "{role} {user}: external access policy {policy:?} has {setting} {}",
+                on_off(*enabled)
             ),
             Step::TenantMode {
                 tenant,
@@ -375,6 +383,9 @@ impl fmt::Display for Step {
                 PeerKind::Federated => write!(f, "forward to federated peer {peer}:{port}"),
                 PeerKind::HostingProvider { name } => {
                     write!(f, "forward to hosting provider {name} at {peer}:{port}")
+                }
+                PeerKind::PublicProvider { name } => {
+                    write!(f, "forward to public IM provider {name} at {peer}:{port}")
                 }
             },
             Step::PeerAnswered {
@@ -632,6 +643,15 @@ impl Policy {
             .find(|a| a.domain.get_ref().eq_ignore_ascii_case(domain))
     }
 
+    fn public_provider(&self, domain: &str) -> Option<&crate::config::PublicProvider> {
+        self.cfg.public_providers.iter().find(|p| {
+            p.enabled
+                && p.domains
+                    .iter()
+                    .any(|d| d.get_ref().eq_ignore_ascii_case(domain))
+        })
+    }
+
     fn hosting_provider(&self, host: &str) -> Option<&crate::config::HostingProvider> {
         self.cfg
             .hosting_providers
@@ -659,7 +679,8 @@ impl Policy {
                 user: user.addr(),
                 role,
                 policy,
-                federation: p.federation,
+                setting: "federation",
+                enabled: p.federation,
             },
         );
         p.federation
@@ -784,7 +805,8 @@ impl Policy {
                     user: req.to.addr(),
                     role: "target",
                     policy,
-                    federation: p.federation,
+                    setting: "federation",
+                    enabled: p.federation,
                 },
             );
             refused = !p.federation;
@@ -853,6 +875,9 @@ impl Policy {
     pub fn outbound(&self, req: &Request, dns: &Dns, trace: &mut Trace) -> Route {
         let edge = self.cfg.fqdn.clone();
         self.classify(req, trace, UserKind::Internal);
+        if let Some(p) = self.public_provider(req.to.domain()) {
+            return self.outbound_public_im(req, p, trace);
+        }
         if let Some(r) = self.sender_checks(req, trace, false) {
             return Route::Reject(r);
         }
@@ -973,6 +998,133 @@ impl Policy {
             "Cannot route between the source and destination domains because partner discovery is not enabled",
         );
         Route::Reject(self.reject(trace, &edge, d))
+    }
+
+    // Public IM connectivity: the sender's `public_im` policy, the edge's one switch for
+    // "federation and public IM connectivity", the blocked list, then the provider's edge.
+    // Tenant federation modes do not apply (Lync Online has a separate public IM setting).
+    fn outbound_public_im(
+        &self,
+        req: &Request,
+        provider: &crate::config::PublicProvider,
+        trace: &mut Trace,
+    ) -> Route {
+        let edge = self.cfg.fqdn.clone();
+        let domain = req.to.domain().to_owned();
+        let (policy, p) = self.external_access(&req.from);
+        trace.push(
+            &edge,
+            Step::UserPolicy {
+                user: req.from.addr(),
+                role: "sender",
+                policy,
+                setting: "public_im",
+                enabled: p.public_im,
+            },
+        );
+        if !p.public_im {
+            let d = codes::FROM_NOT_AUTHORIZED_PUBLIC_IM
+                .diagnostic()
+                .param("from-uri", req.from.addr())
+                .param("destination", req.to.addr())
+                .source(edge.clone());
+            return Route::Reject(self.reject(trace, &edge, d));
+        }
+        trace.push(
+            &edge,
+            Step::EdgeSetting {
+                setting: "federation",
+                enabled: self.cfg.federation,
+            },
+        );
+        if !self.cfg.federation {
+            let d = codes::CANNOT_ROUTE_DOMAIN_COMBINATION
+                .diagnostic()
+                .param(
+                    "summary",
+                    "Cannot route between the source and destination domains because federation is not enabled",
+                )
+                .param("external-domain", domain.clone())
+                .param("external-type", "domain-type-remote")
+                .param("internal-domain", req.from.domain())
+                .param("internal-type", "domain-type-local")
+                .source(edge.clone());
+            return Route::Reject(self.reject(trace, &edge, d));
+        }
+        if let Some(entry) = self.blocked_entry(&domain) {
+            trace.push(
+                &edge,
+                Step::Blocked {
+                    domain: domain.clone(),
+                    entry: entry.clone(),
+                },
+            );
+            let d = codes::BLOCKED_DOMAIN
+                .diagnostic()
+                .param("domain", domain.clone())
+                .param("suffix", entry)
+                .source(edge.clone());
+            return Route::Reject(self.reject(trace, &edge, d));
+        }
+        let kind = PeerKind::PublicProvider {
+            name: provider.name.clone(),
+        };
+        Route::Forward(self.forward(
+            trace,
+            &domain,
+            &provider.edge_fqdn,
+            crate::discovery::FEDERATION_PORT,
+            kind,
+        ))
+    }
+
+    /// A user signing in from outside through this edge ([MS-OCER] 4003): the edge must
+    /// allow remote users and the user's policy remote access.
+    pub fn remote_sign_in(&self, user: &SipUri, trace: &mut Trace) -> Outcome {
+        let edge = self.cfg.fqdn.clone();
+        trace.push(
+            &edge,
+            Step::EdgeSetting {
+                setting: "remote_user_access",
+                enabled: self.cfg.remote_user_access,
+            },
+        );
+        if !self.cfg.remote_user_access {
+            let d = codes::REMOTE_USER_ACCESS_DISABLED
+                .diagnostic()
+                .source(edge.clone());
+            return Outcome::Rejected(self.reject(trace, &edge, d));
+        }
+        if self.hosted(user.domain()).is_none() {
+            let d = codes::DESTINATION_NOT_ENABLED_FOR_SIP
+                .diagnostic()
+                .source(edge.clone());
+            return Outcome::Rejected(self.reject(trace, &edge, d));
+        }
+        let (policy, p) = self.external_access(user);
+        trace.push(
+            &edge,
+            Step::UserPolicy {
+                user: user.addr(),
+                role: "remote user",
+                policy,
+                setting: "remote_access",
+                enabled: p.remote_access,
+            },
+        );
+        if !p.remote_access {
+            let d = codes::FROM_NOT_ENABLED_FOR_REMOTE_ACCESS
+                .diagnostic()
+                .source(edge.clone());
+            return Outcome::Rejected(self.reject(trace, &edge, d));
+        }
+        trace.push(
+            &edge,
+            Step::Accept {
+                sender: UserKind::Internal,
+            },
+        );
+        Outcome::Allowed
     }
 
     fn peer_kind(&self, host: &str, trace: &mut Trace) -> PeerKind {
@@ -1111,7 +1263,9 @@ impl Policy {
                     return Outcome::Rejected(r.clone());
                 }
                 let code = match fwd.kind {
-                    PeerKind::Federated => &codes::FEDERATED_PEER_NO_DIAGNOSTICS,
+                    PeerKind::Federated | PeerKind::PublicProvider { .. } => {
+                        &codes::FEDERATED_PEER_NO_DIAGNOSTICS
+                    }
                     PeerKind::HostingProvider { .. } => {
                         &codes::SHARED_ADDRESS_SPACE_PEER_NO_DIAGNOSTICS
                     }

@@ -218,3 +218,11 @@ fn syntax_errors_are_located() {
     let e = invalid("[edge]\nfqdn = \"x.example\n");
     assert_eq!(e.line, 2);
 }
+
+#[test]
+fn a_public_provider_domain_cannot_also_be_allowed() {
+    let text = "[edge]\nfqdn = \"x.example\"\nsip_domains = [{ domain = \"a.example\" }]\nallowed_domains = [{ domain = \"im.example\" }]\npublic_providers = [{ name = \"P\", edge_fqdn = \"f.im.example\", domains = [\"im.example\"] }]\n";
+    let e = invalid(text);
+    assert_eq!(e.field, "edge.public_providers[0].domains[0]");
+    assert!(e.problem.contains("topology.toml:4:"), "{}", e.problem);
+}

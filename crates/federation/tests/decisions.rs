@@ -353,3 +353,58 @@ fn internal_requests_of_one_organisation_pass() {
     let d = w.request(&uri("sip:a@contoso.com"), &uri("sip:b@contoso.net"));
     assert_eq!(d.outcome, Outcome::Allowed);
 }
+
+#[test]
+fn public_im_follows_the_users_public_im_policy() {
+    let p = contoso(
+        "[[edge.public_providers]]\nname = \"PublicIM\"\nedge_fqdn = \"federation.im.example\"\ndomains = [\"im.example\"]\n[edge.external_access_policies.nopim]\npublic_im = false\n[[edge.users]]\nuri = \"sip:kim@contoso.com\"\nexternal_access = \"nopim\"\n",
+    );
+    let w = World::new(vec![p], Dns::new());
+    let d = w.request(&uri("sip:kim@contoso.com"), &uri("sip:pat@im.example"));
+    assert_eq!(
+        rejected(&d.outcome).diagnostics[0].header_value(),
+        r#"1001;reason="From URI not authorized to communicate with public IM providers";from-uri="kim@contoso.com";destination="pat@im.example";source="sipfed.contoso.com""#
+    );
+    // Anyone else goes straight to the provider's edge, without discovery or DNS.
+    let d = w.request(&uri("sip:karen@contoso.com"), &uri("sip:pat@im.example"));
+    assert_eq!(d.outcome, Outcome::Allowed);
+    let text: Vec<String> = d.trace.steps.iter().map(|s| s.step.to_string()).collect();
+    assert!(
+        text.contains(
+            &"forward to public IM provider PublicIM at federation.im.example:5061".to_owned()
+        ),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn remote_sign_in_needs_the_edge_switch_and_the_users_policy() {
+    let p = contoso(
+        "[edge.external_access_policies.inside-only]\nremote_access = false\n[[edge.users]]\nuri = \"sip:kim@contoso.com\"\nexternal_access = \"inside-only\"\n",
+    );
+    let mut t = Trace::default();
+    assert_eq!(
+        p.remote_sign_in(&uri("sip:karen@contoso.com"), &mut t),
+        Outcome::Allowed
+    );
+    let o = p.remote_sign_in(&uri("sip:kim@contoso.com"), &mut t);
+    let r = rejected(&o);
+    assert_eq!((r.status, r.codes()), (403, vec![4003]));
+    // 4003 is an ms-diagnostics-public code: it survives the trip to the outside client.
+    let outside = p.external_view(r, &mut t);
+    assert!(outside.diagnostics.is_empty());
+    assert_eq!(
+        outside.public.unwrap().public_value(),
+        r#"4003;reason="From URI not enabled for remote access""#
+    );
+    assert_eq!(
+        rejected(&p.remote_sign_in(&uri("sip:x@elsewhere.com"), &mut t)).codes(),
+        vec![4005]
+    );
+    let closed =
+        policy("fqdn = \"sipfed.contoso.com\"\nsip_domains = [{ domain = \"contoso.com\" }]\n");
+    assert_eq!(
+        rejected(&closed.remote_sign_in(&uri("sip:karen@contoso.com"), &mut t)).codes(),
+        vec![60004]
+    );
+}
