@@ -264,3 +264,24 @@ fn diag_markdown_is_the_committed_docs_page() {
     .unwrap();
     assert_eq!(stdout(&o), committed);
 }
+
+#[test]
+fn a_request_the_tested_edge_never_sees_is_refused() {
+    let o = convene(&[
+        "ctl",
+        "edge",
+        "test",
+        "--from",
+        "sip:a@fabrikam.com",
+        "--to",
+        "sip:b@x.com",
+        "--topology",
+        &example("contoso.toml"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("hosts neither fabrikam.com nor x.com (its SIP domains: contoso.com)"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -189,6 +189,12 @@ pub enum Step {
         /// The domain.
         domain: String,
     },
+    /// Discovery is off but hosting providers are configured: the domain is resolved to
+    /// tell a hosted domain (1028) from an unfederated one (1017).
+    HostedCheck {
+        /// The domain.
+        domain: String,
+    },
     /// A DNS SRV answer was used.
     SrvLookup {
         /// The name asked.
@@ -358,6 +364,10 @@ impl fmt::Display for Step {
                 None => write!(f, "{domain} is an allowed domain"),
             },
             Step::NotListed { domain } => write!(f, "{domain} is neither allowed nor blocked"),
+            Step::HostedCheck { domain } => write!(
+                f,
+                "hosting providers are configured: resolving {domain} to see whether a provider hosts it"
+            ),
             Step::SrvLookup { name, answer } => match answer {
                 Some(a) => write!(f, "DNS SRV {name} -> {a}"),
                 None => write!(f, "DNS SRV {name} -> no record"),
@@ -968,6 +978,12 @@ impl Policy {
             );
             return Route::Reject(self.reject(trace, &edge, d));
         }
+        trace.push(
+            &edge,
+            Step::HostedCheck {
+                domain: domain.clone(),
+            },
+        );
         let answer = dns.srv(&srv_name).cloned();
         trace.push(
             &edge,

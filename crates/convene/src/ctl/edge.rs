@@ -80,9 +80,29 @@ fn test(args: &TestArgs) -> Result<(), String> {
         deployments.push(load(p)?);
     }
     let dns = load_dns(args)?;
-    let world = World::new(deployments, dns);
     let from = SipUri::parse(&args.from).map_err(|e| format!("--from: {e}"))?;
     let to = SipUri::parse(&args.to).map_err(|e| format!("--to: {e}"))?;
+    let tested = &deployments[0];
+    let organizer = FocusUri::from_uri(&to).map(|f| f.organizer().domain().to_owned());
+    let involved = tested.hosted(from.domain()).is_some()
+        || tested.hosted(to.domain()).is_some()
+        || organizer.is_ok_and(|d| tested.hosted(&d).is_some());
+    if !involved {
+        let hosted: Vec<&str> = tested
+            .config()
+            .sip_domains
+            .iter()
+            .map(|d| d.domain.get_ref().as_str())
+            .collect();
+        return Err(format!(
+            "{} hosts neither {} nor {} (its SIP domains: {}); test a request that starts or ends there",
+            topology.display(),
+            from.domain(),
+            to.domain(),
+            hosted.join(", ")
+        ));
+    }
+    let world = World::new(deployments, dns);
     if args.join {
         let focus = FocusUri::from_uri(&to)
             .map_err(|e| format!("--join needs a focus URI in --to: {e}"))?;
