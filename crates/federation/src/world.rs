@@ -119,14 +119,14 @@ impl World {
         let target_home = self.home_of(req.to.domain());
         let Some(home) = self.home_of(req.from.domain()) else {
             // The sender's organisation is not modelled: its edge connects from the host its
-            // federation SRV record names.
+            // federation SRV record names (unknown without one).
             let Some(target) = target_home else {
                 return self.unknown(req, trace);
             };
             let peer = self
                 .dns
                 .srv(&federation_srv_name(req.from.domain()))
-                .map_or_else(|| format!("edge.{}", req.from.domain()), |t| t.host.clone());
+                .map_or_else(|| "(unknown server)".to_owned(), |t| t.host.clone());
             return target.inbound(req, &peer, &self.dns, trace);
         };
         if home.hosted(req.to.domain()).is_some() {

@@ -408,3 +408,18 @@ fn remote_sign_in_needs_the_edge_switch_and_the_users_policy() {
         vec![60004]
     );
 }
+
+#[test]
+fn an_unmodelled_sender_arrives_from_its_srv_target() {
+    // contoso.com has no topology here; fabrikam's edge sees it connect from the host that
+    // _sipfederationtls._tcp.contoso.com names, which partner discovery accepts.
+    let w = World::new(vec![fabrikam("")], dns());
+    let d = w.request(&uri("sip:karen@contoso.com"), &uri("sip:ola@fabrikam.com"));
+    assert_eq!(d.outcome, Outcome::Allowed);
+    // Without that record the partner cannot be verified: 1008.
+    let d = w.request(
+        &uri("sip:karen@nosrv.example"),
+        &uri("sip:ola@fabrikam.com"),
+    );
+    assert_eq!(rejected(&d.outcome).codes(), vec![1008]);
+}
