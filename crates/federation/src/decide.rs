@@ -468,6 +468,25 @@ impl fmt::Display for Step {
     }
 }
 
+// Lync Online tenant modes (seed-003): whether `other` is in the list the mode consults, and
+// whether the tenant refuses to federate with it.
+fn tenant_refuses(tenant: &crate::config::TenantFederation, other: &str) -> (bool, bool) {
+    let listed = |list: &[toml::Spanned<String>]| {
+        list.iter().any(|d| d.get_ref().eq_ignore_ascii_case(other))
+    };
+    match tenant.mode {
+        TenantMode::Off => (false, true),
+        TenantMode::AllowedDomainsOnly => {
+            let l = listed(&tenant.allowed);
+            (l, !l)
+        }
+        TenantMode::AllExceptBlocked => {
+            let l = listed(&tenant.blocked);
+            (l, l)
+        }
+    }
+}
+
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
@@ -718,20 +737,7 @@ impl Policy {
         let home = self.hosted(req.from.domain())?;
         let tenant = home.tenant.as_ref()?;
         let other = req.to.domain();
-        let listed = |list: &[toml::Spanned<String>]| {
-            list.iter().any(|d| d.get_ref().eq_ignore_ascii_case(other))
-        };
-        let (is_listed, refused) = match tenant.mode {
-            TenantMode::Off => (false, true),
-            TenantMode::AllowedDomainsOnly => {
-                let l = listed(&tenant.allowed);
-                (l, !l)
-            }
-            TenantMode::AllExceptBlocked => {
-                let l = listed(&tenant.blocked);
-                (l, l)
-            }
-        };
+        let (is_listed, refused) = tenant_refuses(tenant, other);
         trace.push(
             edge,
             Step::TenantMode {
@@ -782,20 +788,7 @@ impl Policy {
         let mut refused = false;
         if let Some(tenant) = &home.tenant {
             let other = req.from.domain();
-            let listed = |list: &[toml::Spanned<String>]| {
-                list.iter().any(|d| d.get_ref().eq_ignore_ascii_case(other))
-            };
-            let (is_listed, r) = match tenant.mode {
-                TenantMode::Off => (false, true),
-                TenantMode::AllowedDomainsOnly => {
-                    let l = listed(&tenant.allowed);
-                    (l, !l)
-                }
-                TenantMode::AllExceptBlocked => {
-                    let l = listed(&tenant.blocked);
-                    (l, l)
-                }
-            };
+            let (is_listed, r) = tenant_refuses(tenant, other);
             trace.push(
                 &fe,
                 Step::TenantMode {
