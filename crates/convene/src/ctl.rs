@@ -5,11 +5,19 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod diag;
+mod edge;
+
 /// The admin verbs.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
     /// Print the version of this build.
     Version,
+    /// Look up ms-diagnostics codes: `diag <code> [--json]`, `diag --markdown`.
+    Diag(diag::DiagArgs),
+    /// Access-edge federation: `edge test --from URI --to URI [--join] --topology FILE`.
+    #[command(subcommand)]
+    Edge(edge::EdgeCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -19,5 +27,7 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
             println!("convene {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        CtlCommand::Diag(args) => diag::run(args),
+        CtlCommand::Edge(cmd) => edge::run(cmd),
     }
 }
