@@ -41,6 +41,31 @@ impl Message {
         resp
     }
 
+    /// A rejection of `req` for a catalogued reason: the code's default status with its standard
+    /// reason phrase, and the `ms-diagnostics` header (plus `ms-diagnostics-public` when the
+    /// catalogue says the code is also public) ([MS-OCER] 2.2.1).
+    pub fn reject(req: &Message, diagnostic: &diag::Diagnostic, to_tag: Option<&str>) -> Message {
+        let status = diagnostic.code().status;
+        let mut resp = Message::response_to(req, status, default_reason(status), to_tag);
+        // Content-Length stays last; diagnostics go before it.
+        let cl = resp.headers.pop();
+        resp.add_diagnostic(diagnostic);
+        resp.headers.extend(cl);
+        resp
+    }
+
+    /// Adds the `ms-diagnostics` header of a catalogued diagnostic, and its
+    /// `ms-diagnostics-public` form when the code is also public ([MS-OCER] 2.2.1.2).
+    pub fn add_diagnostic(&mut self, diagnostic: &diag::Diagnostic) {
+        let code = diagnostic.code();
+        if code.header != diag::HeaderKind::Public {
+            self.push(HeaderName::MsDiagnostics, diagnostic.header_value());
+        }
+        if code.header.also_public() {
+            self.push(HeaderName::MsDiagnosticsPublic, diagnostic.public_value());
+        }
+    }
+
     /// Adds an `ms-diagnostics` header ([MS-OCER] 2.2.1.1; after any received from downstream).
     pub fn add_ms_diagnostics(&mut self, diag: &MsDiagnostics) {
         self.push(HeaderName::MsDiagnostics, diag);
@@ -162,4 +187,68 @@ fn salvage_request(buf: &Bytes) -> Option<Message> {
     })
     .ok()?;
     Some(req)
+}
+
+/// The standard reason phrase of a status code (RFC 3261 §21 and later RFCs), or a class phrase.
+pub fn default_reason(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        305 => "Use Proxy",
+        380 => "Alternative Service",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        485 => "Ambiguous",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        489 => "Bad Event",
+        491 => "Request Pending",
+        493 => "Undecipherable",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        100..=199 => "Progress",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
+        _ => "Global Failure",
+    }
 }

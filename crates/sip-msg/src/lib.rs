@@ -11,7 +11,7 @@ mod scan;
 pub mod typed;
 pub mod uri;
 
-pub use build::{RequestParts, answer_malformed};
+pub use build::{RequestParts, answer_malformed, default_reason};
 pub use error::{ErrorKind, ParseError, Part};
 pub use framing::{Frame, FramingError, StreamFramer};
 pub use header::{Header, HeaderName};

@@ -48,7 +48,7 @@ pub struct Message {
     start: StartLine,
     /// The start line as received, including its line end, while unchanged.
     raw_start: Option<Bytes>,
-    headers: Vec<Header>,
+    pub(crate) headers: Vec<Header>,
     body: Bytes,
 }
 

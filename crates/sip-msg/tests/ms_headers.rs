@@ -344,3 +344,49 @@ fn response_to_copies_and_tags() {
     );
     assert!(trying.header(&HeaderName::Timestamp).is_some());
 }
+
+// Rejections use the one catalogue: status, reason and ms-diagnostics come from the code
+#[test]
+fn reject_with_a_catalogued_code() {
+    let raw = crlf(
+        "INVITE sip:nobody@example.test SIP/2.0\nVia: SIP/2.0/TLS 10.0.0.2:5061;branch=z9hG4bK1\nFrom: <sip:alice@example.test>;tag=a;epid=01\nTo: <sip:nobody@example.test>\nCall-ID: r1\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+    );
+    let req = Message::parse(raw).unwrap();
+    let d = diag::codes::USER_DOES_NOT_EXIST
+        .diagnostic()
+        .param("TargetUri", "sip:nobody@example.test")
+        .source("fe.example.test");
+    let resp = Message::reject(&req, &d, Some("t1"));
+    let back = Message::parse(resp.to_bytes()).unwrap();
+    back.validate().unwrap();
+    assert_eq!(back.status(), Some(404));
+    assert_eq!(back.reason(), Some("Not Found"));
+    let md = back.ms_diagnostics().unwrap();
+    assert_eq!(md.len(), 1);
+    assert_eq!(md[0].code, 1003);
+    assert_eq!(
+        md[0].reason(),
+        Some(diag::codes::USER_DOES_NOT_EXIST.reason)
+    );
+    assert_eq!(md[0].source(), Some("fe.example.test"));
+    assert_eq!(md[0].param("targeturi"), Some("sip:nobody@example.test"));
+    assert_eq!(
+        back.headers().last().unwrap().name(),
+        &HeaderName::ContentLength
+    );
+    // A code the catalogue marks public also goes out as ms-diagnostics-public, without source.
+    let mut public = Message::response(421, "Extension Required");
+    let pd = diag::codes::EVENT_CATEGORIES_REQUIRED
+        .diagnostic()
+        .source("fe.example.test");
+    public.add_diagnostic(&pd);
+    let back = Message::parse(public.to_bytes()).unwrap();
+    let pubs = back.ms_diagnostics_public().unwrap();
+    assert_eq!(pubs.len(), 1);
+    assert_eq!(pubs[0].code, 2013);
+    assert!(
+        back.ms_diagnostics().unwrap().is_empty(),
+        "2013 is public only ([MS-OCER] 8.3)"
+    );
+    assert_eq!(pubs[0].source(), None);
+}
