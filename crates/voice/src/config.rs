@@ -392,7 +392,7 @@ impl Problem {
     /// How to fix it, in one sentence.
     pub fn fix(&self) -> String {
         match self {
-            Problem::Duplicate { kind, .. } => format!("give each {kind} a unique name, or delete one"),
+            Problem::Duplicate { kind, .. } => format!("make each {kind} unique, or delete one of the two"),
             Problem::UnknownReference { kind, .. } => {
                 format!("define the {kind} or correct the spelling to one of the known names")
             }

@@ -2,6 +2,7 @@
 //! topology file, without a running server (like Lync's Test-CsVoiceRoute /
 //! Test-CsVoiceUser).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -98,28 +99,35 @@ fn test(args: &TestArgs) -> ExitCode {
         conference_dial_out: args.conference_dial_out,
     };
     let decision = engine.decide(&input);
-    if args.json {
+    let text = if args.json {
         let doc = serde_json::json!({
             "decision": decision.outcome,
             "trace": decision.trace,
             "trace_text": decision.trace.lines(),
         });
         match serde_json::to_string_pretty(&doc) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("error: cannot write JSON: {e}");
                 return ExitCode::from(EXIT_USAGE);
             }
         }
     } else {
-        println!("Decision: {}", decision.outcome);
+        let mut s = format!("Decision: {}\n", decision.outcome);
         if let Outcome::Rejected(r) = &decision.outcome {
-            println!("  to change this: {}", r.fix);
+            s += &format!("  to change this: {}\n", r.fix);
         }
-        println!();
-        println!("Trace:");
+        s += "\nTrace:\n";
         for line in decision.trace.lines() {
-            println!("  {line}");
+            s += &format!("  {line}\n");
+        }
+        s
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+            return ExitCode::from(EXIT_USAGE);
         }
     }
     if decision.outcome.is_accepted() {
