@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::config::Transport;
 use crate::diag::DiagCode;
 use crate::trace::Trace;
+use crate::{Name, Names};
 
 /// How far the proxy trusts a Referred-By / transferor identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,19 +60,19 @@ impl<'a> RequestInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrunkAttempt {
     /// Trunk name.
-    pub trunk: String,
+    pub trunk: Name,
     /// Gateway FQDN or IP.
-    pub gateway: String,
+    pub gateway: Name,
     /// Gateway port.
     pub port: u16,
     /// Transport to the gateway.
     pub transport: Transport,
     /// The called number as sent to this gateway, after the trunk's translation.
-    pub number: String,
+    pub number: Name,
     /// The route that contributed this trunk.
-    pub route: String,
+    pub route: Name,
     /// The usage under which the route was found.
-    pub usage: String,
+    pub usage: Name,
 }
 
 /// Where an unassigned number's call goes.
@@ -79,9 +80,9 @@ pub struct TrunkAttempt {
 #[serde(tag = "kind", content = "target", rename_all = "snake_case")]
 pub enum Treatment {
     /// Play the named announcement.
-    Announcement(String),
+    Announcement(Name),
     /// Redirect to this URI.
-    Redirect(String),
+    Redirect(Name),
 }
 
 /// The setting that would change a rejection's outcome.
@@ -92,34 +93,34 @@ pub enum Fix {
     /// place the call with a signed Referred-By / Transferor naming a user who is.
     EnableCallerOrSignedReferrer {
         /// The caller's AOR, when it is a user of the deployment.
-        caller_user: Option<String>,
+        caller_user: Option<Name>,
     },
     /// Give the routing identity a voice policy.
     GrantPolicy {
         /// The user.
-        user: String,
+        user: Name,
     },
     /// Add a PSTN usage to the policy.
     AddUsage {
         /// The policy.
-        policy: String,
+        policy: Name,
     },
     /// Add a route for the number under one of the usages, or a usage with such a route.
     AddRoute {
         /// The number routed on.
         number: String,
         /// The usages that were tried.
-        usages: Vec<String>,
+        usages: Names,
     },
     /// Enable a trunk of the matched routes, or add a working trunk to them.
     EnableTrunk {
         /// The disabled trunks.
-        trunks: Vec<String>,
+        trunks: Vec<Name>,
     },
     /// Dial a valid number, or fix the dial plan rule that produced an invalid one.
     DialValidNumber {
         /// The normalization rule whose output was invalid, if one was.
-        rule: Option<String>,
+        rule: Option<Name>,
     },
 }
 
@@ -175,32 +176,32 @@ pub enum Outcome {
     /// The number is a user's Line URI: deliver to that user.
     LocalUser {
         /// The user's SIP URI.
-        uri: String,
+        uri: Name,
         /// The Line URI that matched.
-        line_uri: String,
+        line_uri: Name,
     },
     /// Out to the PSTN through these trunks, in failover order.
     Routed {
         /// The normalized number routed on.
         number: String,
         /// Whose voice policy authorised the call (the caller or the referrer).
-        on_behalf_of: String,
+        on_behalf_of: Name,
         /// The trunk attempts in order.
         attempts: Vec<TrunkAttempt>,
     },
     /// The number is in an unassigned range.
     Unassigned {
         /// The range's name.
-        range: String,
+        range: Name,
         /// What happens to the call.
         treatment: Treatment,
     },
     /// The number is a call park orbit.
     CallPark {
         /// The orbit range's name.
-        orbit: String,
+        orbit: Name,
         /// The pool whose Call Park service owns it.
-        pool: String,
+        pool: Name,
         /// The orbit number.
         number: String,
     },

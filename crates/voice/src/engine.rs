@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use regex::{Regex, RegexSet, RegexSetBuilder};
+use regex::bytes::Regex;
 
 use crate::config::{
     DialPlanConfig, Problem, RuleConfig, Scope, Transport, ValidationError, VoiceConfig,
@@ -22,81 +22,72 @@ use crate::decision::{
 };
 use crate::diag::{self, DiagCode};
 use crate::number::{self, Dialled};
+use crate::pattern::PatternIndex;
 use crate::range::{NumberRange, RangeMatch, prefix_text};
 use crate::trace::{CallerKind, Chosen, ReferrerIgnored, RouteRef, Step, Trace, Whose};
-use crate::{ConfigError, Spanned};
+use crate::{ConfigError, Name, Names, Spanned};
 
-/// Compiled-program size limit for one regex set (the regex crate's default is 10 MiB;
-/// 2,000 route patterns need more).
-const SET_SIZE_LIMIT: usize = 256 * 1024 * 1024;
-
-/// A compiled pattern → translation rule.
+/// A pattern → translation rule (its regex lives in the list's [`PatternIndex`]).
 #[derive(Debug)]
 struct Rule {
-    name: String,
-    pattern: String,
-    regex: Regex,
+    name: Name,
+    pattern: Name,
     translation: String,
 }
 
-impl Rule {
-    /// Replaces the leftmost match with the translation, capture references expanded
-    /// (.NET `Regex.Replace` semantics as Lync uses them; rules are normally anchored so
-    /// the whole number is replaced).
-    fn apply(&self, input: &str) -> String {
-        self.regex
-            .replace(input, self.translation.as_str())
-            .into_owned()
-    }
-}
-
-/// An ordered rule list with a set to find the first matching rule in one pass.
+/// An ordered rule list; the first matching rule applies.
 #[derive(Debug)]
 struct RuleList {
     rules: Vec<Rule>,
-    set: RegexSet,
+    index: PatternIndex,
 }
 
 impl RuleList {
-    /// The first rule (in configured order) that matches `input`.
-    fn first_match(&self, input: &str) -> Option<&Rule> {
-        let first = self.set.matches(input).into_iter().next()?;
-        self.rules.get(first)
+    /// The first rule (in configured order) that matches `input`, and its output: the
+    /// leftmost match replaced by the translation, capture references expanded (.NET
+    /// `Regex.Replace` semantics as Lync uses them; rules are normally anchored so the
+    /// whole number is replaced).
+    fn apply_first(&self, input: &str) -> Option<(&Rule, String)> {
+        let hay = input.as_bytes();
+        let i = self.index.first(hay)?;
+        let rule = self.rules.get(i)?;
+        let caps = self.index.regex(i)?.captures(hay)?;
+        let m = caps.get(0)?;
+        let mut out = Vec::with_capacity(input.len() + rule.translation.len());
+        out.extend_from_slice(hay.get(..m.start()).unwrap_or_default());
+        caps.expand(rule.translation.as_bytes(), &mut out);
+        out.extend_from_slice(hay.get(m.end()..).unwrap_or_default());
+        Some((rule, String::from_utf8_lossy(&out).into_owned()))
     }
 }
 
 #[derive(Debug)]
 struct Plan {
-    name: String,
-    scope: Scope,
+    name: Name,
+    scope: Name,
     rules: RuleList,
 }
 
 #[derive(Debug)]
 struct Policy {
-    name: String,
-    scope: Scope,
-    usages: Vec<String>,
+    name: Name,
+    scope: Name,
+    usages: Names,
 }
 
 #[derive(Debug)]
 struct Route {
-    name: String,
-    pattern: String,
+    name: Name,
+    pattern: Name,
     trunks: Vec<usize>,
-}
-
-/// The routes serving one usage, in priority order, with their patterns as one set.
-#[derive(Debug)]
-struct UsageRoutes {
-    routes: Vec<usize>,
-    set: RegexSet,
+    /// Usage ids (indexes into `Engine::usage_routes`).
+    usages: Vec<usize>,
 }
 
 #[derive(Debug)]
 struct Trunk {
-    name: String,
-    gateway: String,
+    name: Name,
+    gateway: Name,
     port: u16,
     transport: Transport,
     enabled: bool,
@@ -105,7 +96,7 @@ struct Trunk {
 
 #[derive(Debug)]
 struct User {
-    aor: String,
+    aor: Name,
     enterprise_voice: bool,
     policy: Option<usize>,
     plan: Option<usize>,
@@ -115,22 +106,23 @@ struct User {
 
 #[derive(Debug)]
 struct Vacant {
-    name: String,
+    name: Name,
+    bounds: Name,
     range: NumberRange,
     treatment: Treatment,
 }
 
 #[derive(Debug)]
 struct Orbit {
-    name: String,
+    name: Name,
     range: NumberRange,
-    pool: String,
+    pool: Name,
 }
 
 #[derive(Debug)]
 struct Emergency {
     numbers: HashSet<String>,
-    usages: Vec<String>,
+    usages: Names,
 }
 
 /// The compiled voice configuration that decides where calls go.
@@ -144,7 +136,12 @@ pub struct Engine {
     global_policy: Option<usize>,
     site_policies: HashMap<String, usize>,
     routes: Vec<Route>,
-    usages: HashMap<String, UsageRoutes>,
+    /// All route patterns, in priority order.
+    route_index: PatternIndex,
+    /// Usage name → usage id.
+    usage_ids: HashMap<String, usize>,
+    /// Per usage id, how many routes serve it.
+    usage_routes: Vec<usize>,
     trunks: Vec<Trunk>,
     users: Vec<User>,
     by_aor: HashMap<String, usize>,
@@ -203,37 +200,34 @@ fn check_translation(translation: &str, re: &Regex) -> Result<(), String> {
 }
 
 fn compile_rules(rules: &[RuleConfig], path: &str) -> Result<RuleList, ValidationError> {
+    let bad_regex = |i: usize, e: regex::Error| {
+        let span = rules.get(i).map_or(0..0, |r| r.pattern.span());
+        err(
+            span,
+            format!("{path}[{i}].pattern"),
+            Problem::BadRegex(e.to_string()),
+        )
+    };
+    let index = PatternIndex::new(rules.iter().map(|r| r.pattern.get_ref().as_str()))
+        .map_err(|(i, e)| bad_regex(i, e))?;
     let mut out = Vec::with_capacity(rules.len());
     for (i, r) in rules.iter().enumerate() {
-        let regex = Regex::new(r.pattern.get_ref()).map_err(|e| {
-            err(
-                r.pattern.span(),
-                format!("{path}[{i}].pattern"),
-                Problem::BadRegex(e.to_string()),
-            )
-        })?;
-        check_translation(r.translation.get_ref(), &regex).map_err(|reference| {
-            err(
-                r.translation.span(),
-                format!("{path}[{i}].translation"),
-                Problem::BadTranslation { reference },
-            )
-        })?;
+        if let Some(regex) = index.regex(i) {
+            check_translation(r.translation.get_ref(), regex).map_err(|reference| {
+                err(
+                    r.translation.span(),
+                    format!("{path}[{i}].translation"),
+                    Problem::BadTranslation { reference },
+                )
+            })?;
+        }
         out.push(Rule {
-            name: r.name.clone(),
-            pattern: r.pattern.get_ref().clone(),
-            regex,
+            name: Name::from(r.name.as_str()),
+            pattern: Name::from(r.pattern.get_ref().as_str()),
             translation: r.translation.get_ref().clone(),
         });
     }
-    let set = RegexSetBuilder::new(out.iter().map(|r| r.pattern.as_str()))
-        .size_limit(SET_SIZE_LIMIT)
-        .build()
-        .map_err(|e| {
-            let span = rules.first().map_or(0..0, |r| r.pattern.span());
-            err(span, path.to_string(), Problem::BadRegex(e.to_string()))
-        })?;
-    Ok(RuleList { rules: out, set })
+    Ok(RuleList { rules: out, index })
 }
 
 /// Registers `name` in `seen`, or reports it as a duplicate.
@@ -371,8 +365,8 @@ fn range_of(
 
 fn compile_plan(i: usize, p: &DialPlanConfig) -> Result<Plan, ValidationError> {
     Ok(Plan {
-        name: p.name.get_ref().clone(),
-        scope: p.scope.get_ref().clone(),
+        name: Name::from(p.name.get_ref().as_str()),
+        scope: Name::from(p.scope.get_ref().to_string()),
         rules: compile_rules(&p.rules, &format!("voice.dial_plan[{i}].rule"))?,
     })
 }
@@ -433,8 +427,8 @@ impl Engine {
                 ));
             }
             trunks.push(Trunk {
-                name: t.name.get_ref().clone(),
-                gateway: gw.clone(),
+                name: Name::from(t.name.get_ref().as_str()),
+                gateway: Name::from(gw.as_str()),
                 port: t.port,
                 transport: t.transport,
                 enabled: t.enabled,
@@ -442,20 +436,25 @@ impl Engine {
             });
         }
 
-        // Routes, and the routes of each usage in priority (file) order.
+        // Routes in priority (file) order, and the usages they serve.
+        let route_index = PatternIndex::new(
+            cfg.routes.iter().map(|r| r.pattern.get_ref().as_str()),
+        )
+        .map_err(|(i, e)| {
+            let span = cfg.routes.get(i).map_or(0..0, |r| r.pattern.span());
+            err(
+                span,
+                format!("voice.route[{i}].pattern"),
+                Problem::BadRegex(e.to_string()),
+            )
+        })?;
         let mut route_names = HashMap::new();
         let mut routes = Vec::with_capacity(cfg.routes.len());
-        let mut usage_routes: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut usage_ids: HashMap<String, usize> = HashMap::new();
+        let mut usage_routes: Vec<usize> = Vec::new();
         for (i, r) in cfg.routes.iter().enumerate() {
             let f = |k: &str| format!("voice.route[{i}].{k}");
             unique(&mut route_names, &r.name, i, "route", f("name"))?;
-            Regex::new(r.pattern.get_ref()).map_err(|e| {
-                err(
-                    r.pattern.span(),
-                    f("pattern"),
-                    Problem::BadRegex(e.to_string()),
-                )
-            })?;
             if r.usages.is_empty() {
                 return Err(err(r.name.span(), f("usages"), Problem::Empty));
             }
@@ -466,38 +465,26 @@ impl Engine {
             for t in &r.trunks {
                 ts.push(lookup(&trunk_names, t, "trunk", f("trunks"))?);
             }
+            let mut us = Vec::with_capacity(r.usages.len());
             for u in &r.usages {
-                let list = usage_routes.entry(u.get_ref().clone()).or_default();
-                if !list.contains(&i) {
-                    list.push(i);
+                let next = usage_ids.len();
+                let id = *usage_ids.entry(u.get_ref().clone()).or_insert(next);
+                if id == usage_routes.len() {
+                    usage_routes.push(0);
+                }
+                if !us.contains(&id) {
+                    us.push(id);
+                    if let Some(n) = usage_routes.get_mut(id) {
+                        *n += 1;
+                    }
                 }
             }
             routes.push(Route {
-                name: r.name.get_ref().clone(),
-                pattern: r.pattern.get_ref().clone(),
+                name: Name::from(r.name.get_ref().as_str()),
+                pattern: Name::from(r.pattern.get_ref().as_str()),
                 trunks: ts,
+                usages: us,
             });
-        }
-        let mut usages = HashMap::with_capacity(usage_routes.len());
-        for (usage, idxs) in usage_routes {
-            let patterns = idxs
-                .iter()
-                .filter_map(|&i| routes.get(i).map(|r: &Route| r.pattern.as_str()));
-            let set = RegexSetBuilder::new(patterns)
-                .size_limit(SET_SIZE_LIMIT)
-                .build()
-                .map_err(|e| {
-                    let span = idxs
-                        .first()
-                        .and_then(|&i| cfg.routes.get(i))
-                        .map_or(0..0, |r| r.pattern.span());
-                    err(
-                        span,
-                        format!("routes of usage `{usage}`"),
-                        Problem::BadRegex(e.to_string()),
-                    )
-                })?;
-            usages.insert(usage, UsageRoutes { routes: idxs, set });
         }
 
         // Voice policies. A policy naming a usage no route serves is allowed (it routes
@@ -522,9 +509,13 @@ impl Engine {
                 user_policies.insert(p.name.get_ref().clone(), i);
             }
             policies.push(Policy {
-                name: p.name.get_ref().clone(),
-                scope: p.scope.get_ref().clone(),
-                usages: p.usages.iter().map(|u| u.get_ref().clone()).collect(),
+                name: Name::from(p.name.get_ref().as_str()),
+                scope: Name::from(p.scope.get_ref().to_string()),
+                usages: p
+                    .usages
+                    .iter()
+                    .map(|u| Name::from(u.get_ref().as_str()))
+                    .collect(),
             });
         }
 
@@ -601,7 +592,7 @@ impl Engine {
                 None => None,
             };
             users.push(User {
-                aor,
+                aor: Name::from(aor),
                 enterprise_voice: u.enterprise_voice,
                 policy,
                 plan,
@@ -639,8 +630,8 @@ impl Engine {
             unique(&mut names, &v.name, i, "unassigned range", f("name"))?;
             let range = range_of(&v.start, &v.end, f("start"))?;
             let treatment = match (&v.announcement, &v.redirect) {
-                (Some(a), None) => Treatment::Announcement(a.clone()),
-                (None, Some(r)) => Treatment::Redirect(r.clone()),
+                (Some(a), None) => Treatment::Announcement(Name::from(a.as_str())),
+                (None, Some(r)) => Treatment::Redirect(Name::from(r.as_str())),
                 _ => return Err(err(v.name.span(), f("announcement"), Problem::Treatment)),
             };
             check_overlap(
@@ -651,7 +642,8 @@ impl Engine {
                 f("start"),
             )?;
             vacant.push(Vacant {
-                name: v.name.get_ref().clone(),
+                name: Name::from(v.name.get_ref().as_str()),
+                bounds: Name::from(range.to_string()),
                 range,
                 treatment,
             });
@@ -670,9 +662,9 @@ impl Engine {
                 f("start"),
             )?;
             orbits.push(Orbit {
-                name: o.name.get_ref().clone(),
+                name: Name::from(o.name.get_ref().as_str()),
                 range,
-                pool: o.pool.clone(),
+                pool: Name::from(o.pool.as_str()),
             });
         }
 
@@ -688,7 +680,11 @@ impl Engine {
                 }
                 Some(Emergency {
                     numbers,
-                    usages: e.usages.iter().map(|u| u.get_ref().clone()).collect(),
+                    usages: e
+                        .usages
+                        .iter()
+                        .map(|u| Name::from(u.get_ref().as_str()))
+                        .collect(),
                 })
             }
             None => None,
@@ -703,7 +699,9 @@ impl Engine {
             global_policy,
             site_policies,
             routes,
-            usages,
+            route_index,
+            usage_ids,
+            usage_routes,
             trunks,
             users,
             by_aor,
@@ -717,7 +715,8 @@ impl Engine {
     /// Decides where the request goes, with the trace that explains it. Never panics,
     /// whatever the input text.
     pub fn decide(&self, req: &RequestInput<'_>) -> Decision {
-        let mut steps = Vec::with_capacity(20);
+        // Eleven steps stay under the allocator's small-size caches; longer traces grow.
+        let mut steps = Vec::with_capacity(11);
         let outcome = self.run(req, &mut steps);
         Decision {
             outcome,
@@ -733,8 +732,9 @@ impl Engine {
     fn run(&self, req: &RequestInput<'_>, t: &mut Vec<Step>) -> Outcome {
         let caller_aor = number::aor(req.from);
         let caller = self.user(caller_aor.as_ref());
+        let from = Name::from(req.from);
         t.push(Step::Transaction {
-            from: req.from.to_string(),
+            from: from.clone(),
             caller: match (caller, &caller_aor) {
                 (Some(u), _) => CallerKind::User {
                     enterprise_voice: u.enterprise_voice,
@@ -742,7 +742,7 @@ impl Engine {
                 (None, Some(_)) => CallerKind::NotAUser,
                 (None, None) => CallerKind::Unparsable,
             },
-            referrer: req.referrer.map(|r| r.uri.to_string()),
+            referrer: req.referrer.map(|r| Name::from(r.uri)),
             referrer_signed: req
                 .referrer
                 .is_some_and(|r| r.trust == ReferrerTrust::Signed),
@@ -754,7 +754,7 @@ impl Engine {
             Ok(d) => d,
             Err(error) => {
                 t.push(Step::InvalidNumber {
-                    input: req.request_uri.to_string(),
+                    input: Name::from(req.request_uri),
                     error,
                 });
                 return reject(
@@ -765,8 +765,8 @@ impl Engine {
             }
         };
         t.push(Step::RequestUri {
-            request_uri: req.request_uri.to_string(),
-            dialled: dialled.canonical(),
+            request_uri: Name::from(req.request_uri),
+            dialled: Name::from(dialled.canonical()),
         });
 
         // Emergency dial strings are matched as dialled, before normalization (Lync's
@@ -778,7 +778,7 @@ impl Engine {
         let emergency = req.emergency || by_string;
         let number = if emergency {
             t.push(Step::EmergencyCall {
-                number: dialled.canonical(),
+                number: Name::from(dialled.canonical()),
                 by_flag: !by_string,
             });
             dialled
@@ -788,7 +788,12 @@ impl Engine {
                 Err(o) => return o,
             }
         };
-        let canonical = number.canonical();
+        let canonical = Name::from(number.canonical());
+        // Routes are matched on the number without its extension.
+        let main = match number.ext {
+            None => canonical.clone(),
+            Some(_) => Name::from(number.number.as_str()),
+        };
 
         if emergency {
             t.push(Step::EmergencySkipsChecks);
@@ -801,10 +806,10 @@ impl Engine {
             }
             if let Some(u) = self
                 .by_line
-                .get(&canonical)
+                .get(&*canonical)
                 .and_then(|&i| self.users.get(i))
             {
-                let line_uri = format!("tel:{canonical}");
+                let line_uri = Name::from(format!("tel:{canonical}"));
                 t.push(Step::LocalUser {
                     uri: u.aor.clone(),
                     line_uri: line_uri.clone(),
@@ -819,7 +824,7 @@ impl Engine {
             });
         }
 
-        let Some((user, whose)) = self.routing_identity(req, caller, t) else {
+        let Some((user, whose)) = self.routing_identity(req, &from, caller, t) else {
             t.push(Step::CallerNotUcEnabled);
             return reject(
                 t,
@@ -836,7 +841,7 @@ impl Engine {
                 t.push(Step::EmergencyUsages {
                     usages: e.usages.clone(),
                 });
-                (e.usages.as_slice(), Whose::Emergency)
+                (&e.usages, Whose::Emergency)
             }
             None => {
                 let Some((policy, chosen)) = self.policy_for(user) else {
@@ -866,43 +871,39 @@ impl Engine {
                         },
                     );
                 }
-                (policy.usages.as_slice(), whose)
+                (&policy.usages, whose)
             }
         };
 
-        // Routes are matched on the number without its extension.
-        let main = number.number.as_str();
         let mut attempts: Vec<TrunkAttempt> = Vec::new();
-        let mut disabled: Vec<String> = Vec::new();
+        let mut disabled: Vec<Name> = Vec::new();
         let mut matched_any = false;
-        for usage in usages {
-            let Some(ur) = self.usages.get(usage) else {
+        let mut matching = Vec::new();
+        self.route_index.matches(main.as_bytes(), &mut matching);
+        for usage in usages.iter() {
+            let Some((&uid, &count)) = self
+                .usage_ids
+                .get(&**usage)
+                .and_then(|id| Some((id, self.usage_routes.get(*id)?)))
+            else {
                 t.push(Step::UsageWithoutRoutes {
                     usage: usage.clone(),
                 });
                 continue;
             };
-            let matches = ur.set.matches(main);
-            if !matches.matched_any() {
-                t.push(Step::NoRouteMatches {
-                    usage: usage.clone(),
-                    number: main.to_string(),
-                    routes: ur.routes.len(),
-                });
-                continue;
-            }
-            matched_any = true;
-            for route in matches
+            let mut found = false;
+            for route in matching
                 .iter()
-                .filter_map(|k| ur.routes.get(k))
                 .filter_map(|&r| self.routes.get(r))
+                .filter(|r| r.usages.contains(&uid))
             {
-                let via = RouteRef {
+                found = true;
+                let via = std::sync::Arc::new(RouteRef {
                     whose,
                     usage: usage.clone(),
                     route: route.name.clone(),
                     pattern: route.pattern.clone(),
-                };
+                });
                 for trunk in route.trunks.iter().filter_map(|&k| self.trunks.get(k)) {
                     if attempts.iter().any(|a| a.trunk == trunk.name) {
                         t.push(Step::TrunkRepeated {
@@ -918,9 +919,9 @@ impl Engine {
                             trunk: trunk.name.clone(),
                         });
                     } else {
-                        let (sent, rule) = match trunk.translation.first_match(main) {
-                            Some(r) => (r.apply(main), Some(r.name.clone())),
-                            None => (main.to_string(), None),
+                        let (sent, rule) = match trunk.translation.apply_first(&main) {
+                            Some((r, out)) => (Name::from(out), Some(r.name.clone())),
+                            None => (main.clone(), None),
                         };
                         t.push(Step::Trunk {
                             via: via.clone(),
@@ -943,6 +944,15 @@ impl Engine {
                     }
                 }
             }
+            if found {
+                matched_any = true;
+            } else {
+                t.push(Step::NoRouteMatches {
+                    usage: usage.clone(),
+                    number: main.clone(),
+                    routes: count,
+                });
+            }
         }
 
         if attempts.is_empty() {
@@ -958,7 +968,7 @@ impl Engine {
                 diag::NO_ROUTE_FOUND,
                 Fix::AddRoute {
                     number: main.to_string(),
-                    usages: usages.to_vec(),
+                    usages: usages.clone(),
                 },
             );
         }
@@ -1019,30 +1029,29 @@ impl Engine {
             chosen,
         });
         let input = dialled.canonical();
-        let Some(rule) = plan.rules.first_match(&input) else {
+        let Some((rule, output)) = plan.rules.apply_first(&input) else {
             t.push(Step::NotNormalized {
                 plan: plan.name.clone(),
                 rules: plan.rules.rules.len(),
-                number: input,
+                number: Name::from(input),
             });
             return Ok(dialled);
         };
-        let output = rule.apply(&input);
         match number::parse_dialled(&output) {
             Ok(n) => {
                 t.push(Step::Normalized {
                     plan: plan.name.clone(),
                     rule: rule.name.clone(),
                     pattern: rule.pattern.clone(),
-                    from: input,
-                    to: n.canonical(),
+                    from: Name::from(input),
+                    to: Name::from(n.canonical()),
                 });
                 Ok(n)
             }
             Err(error) => {
                 t.push(Step::NormalizedInvalid {
                     rule: rule.name.clone(),
-                    output,
+                    output: Name::from(output),
                     error,
                 });
                 Err(reject(
@@ -1057,15 +1066,19 @@ impl Engine {
     }
 
     /// Unassigned (vacant) number ranges. A number some user holds is never vacant.
-    fn check_vacant(&self, main: &str, canonical: &str, t: &mut Vec<Step>) -> Option<Outcome> {
+    fn check_vacant(&self, main: &str, canonical: &Name, t: &mut Vec<Step>) -> Option<Outcome> {
         t.push(Step::VacantCheck {
-            number: canonical.to_string(),
+            number: canonical.clone(),
         });
         for v in &self.vacant {
             if v.range.check(main) != RangeMatch::Inside {
                 continue;
             }
-            if let Some(u) = self.by_line.get(canonical).and_then(|&i| self.users.get(i)) {
+            if let Some(u) = self
+                .by_line
+                .get(&**canonical)
+                .and_then(|&i| self.users.get(i))
+            {
                 t.push(Step::VacantButAssigned {
                     range: v.name.clone(),
                     user: u.aor.clone(),
@@ -1074,7 +1087,7 @@ impl Engine {
             }
             t.push(Step::VacantHit {
                 range: v.name.clone(),
-                bounds: v.range.to_string(),
+                bounds: v.bounds.clone(),
             });
             return Some(Outcome::Unassigned {
                 range: v.name.clone(),
@@ -1082,15 +1095,15 @@ impl Engine {
             });
         }
         t.push(Step::NoVacantRange {
-            number: canonical.to_string(),
+            number: canonical.clone(),
         });
         None
     }
 
     /// Call park orbit ranges ([MS-Docs:New-CsCallParkOrbit]).
-    fn check_park(&self, main: &str, canonical: &str, t: &mut Vec<Step>) -> Option<Outcome> {
+    fn check_park(&self, main: &str, canonical: &Name, t: &mut Vec<Step>) -> Option<Outcome> {
         t.push(Step::CallParkCheck {
-            number: canonical.to_string(),
+            number: canonical.clone(),
         });
         for o in &self.orbits {
             match o.range.check(main) {
@@ -1117,7 +1130,7 @@ impl Engine {
             }
         }
         t.push(Step::NoCallParkRange {
-            number: canonical.to_string(),
+            number: canonical.clone(),
         });
         None
     }
@@ -1128,6 +1141,7 @@ impl Engine {
     fn routing_identity<'e>(
         &'e self,
         req: &RequestInput<'_>,
+        from: &Name,
         caller: Option<&'e User>,
         t: &mut Vec<Step>,
     ) -> Option<(&'e User, Whose)> {
@@ -1147,14 +1161,12 @@ impl Engine {
                     return Some((u, Whose::Referrer));
                 }
                 (reason, _) => t.push(Step::ReferrerIgnored {
-                    uri: r.uri.to_string(),
+                    uri: Name::from(r.uri),
                     reason: reason.unwrap_or(ReferrerIgnored::NotAUser),
                 }),
             }
         }
-        t.push(Step::RoutingOnCaller {
-            uri: req.from.to_string(),
-        });
+        t.push(Step::RoutingOnCaller { uri: from.clone() });
         caller
             .filter(|u| u.enterprise_voice)
             .map(|u| (u, Whose::Caller))
@@ -1200,7 +1212,7 @@ mod tests {
 
     #[test]
     fn translation_references() {
-        let re = Regex::new(r"^(?<area>\d{3})(\d{7})$").unwrap();
+        let re = crate::pattern::compile(r"^(?<area>\d{3})(\d{7})$").unwrap();
         assert!(check_translation("+1$1$2", &re).is_ok());
         assert!(check_translation("+1${area}${2}", &re).is_ok());
         assert!(check_translation("$$1 literal", &re).is_ok());

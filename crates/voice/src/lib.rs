@@ -39,6 +39,7 @@ pub mod decision;
 pub mod diag;
 pub mod engine;
 pub mod number;
+pub mod pattern;
 pub mod range;
 pub mod trace;
 
@@ -51,3 +52,10 @@ pub use diag::DiagCode;
 pub use engine::Engine;
 pub use toml::Spanned;
 pub use trace::{Step, Trace};
+
+/// A name from the configuration (plan, rule, route, trunk, user…), shared between the
+/// engine and the traces it produces so that a decision copies no strings.
+pub type Name = std::sync::Arc<str>;
+
+/// An ordered list of names (a policy's usages).
+pub type Names = std::sync::Arc<[Name]>;

@@ -41,8 +41,14 @@ fn split(s: &str) -> (Option<char>, &str) {
 }
 
 /// Renders a prefix as the seed's log does: the character, or a blank for none.
-pub fn prefix_text(p: Option<char>) -> String {
-    p.map_or_else(|| " ".to_string(), String::from)
+pub fn prefix_text(p: Option<char>) -> &'static str {
+    match p {
+        Some('+') => "+",
+        Some('*') => "*",
+        Some('#') => "#",
+        Some(_) => "?",
+        None => " ",
+    }
 }
 
 impl NumberRange {

@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
-use crate::config::{Scope, Transport};
+use crate::config::Transport;
 use crate::decision::Fix;
 use crate::diag::DiagCode;
 use crate::number::NumberError;
+use crate::{Name, Names};
 
 /// What the engine knows about the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,11 +90,11 @@ pub struct RouteRef {
     /// Whose usages found it.
     pub whose: Whose,
     /// The usage.
-    pub usage: String,
+    pub usage: Name,
     /// The route.
-    pub route: String,
+    pub route: Name,
     /// The route's number pattern.
-    pub pattern: String,
+    pub pattern: Name,
 }
 
 /// One step of the trace.
@@ -103,11 +104,11 @@ pub enum Step {
     /// The routing transaction and what it records about the request (seed-001's first lines).
     Transaction {
         /// The From value as given.
-        from: String,
+        from: Name,
         /// What the caller is.
         caller: CallerKind,
         /// The Referred-By value, if any.
-        referrer: Option<String>,
+        referrer: Option<Name>,
         /// Whether the referrer is signed / trusted.
         referrer_signed: bool,
         /// AV MCU dial-out flag.
@@ -118,30 +119,30 @@ pub enum Step {
     /// The Request-URI and the dialled string read from it.
     RequestUri {
         /// As given.
-        request_uri: String,
+        request_uri: Name,
         /// Dialled string, separators removed.
-        dialled: String,
+        dialled: Name,
     },
     /// The Request-URI is not a phone number.
     InvalidNumber {
         /// As given.
-        input: String,
+        input: Name,
         /// Why.
         error: NumberError,
     },
     /// The dialled string is an emergency dial string (or the call was flagged so).
     EmergencyCall {
         /// The dialled string.
-        number: String,
+        number: Name,
         /// True when the flag, not the dial string, made it an emergency call.
         by_flag: bool,
     },
     /// The dial plan whose rules normalize the number.
     DialPlan {
         /// Plan name.
-        plan: String,
+        plan: Name,
         /// Plan scope.
-        scope: Scope,
+        scope: Name,
         /// Why this plan.
         chosen: Chosen,
     },
@@ -150,31 +151,31 @@ pub enum Step {
     /// A normalization rule matched.
     Normalized {
         /// Plan name.
-        plan: String,
+        plan: Name,
         /// Rule name.
-        rule: String,
+        rule: Name,
         /// Rule pattern.
-        pattern: String,
+        pattern: Name,
         /// Number before.
-        from: String,
+        from: Name,
         /// Number after.
-        to: String,
+        to: Name,
     },
     /// No rule of the plan matched; the number stays as dialled.
     NotNormalized {
         /// Plan name.
-        plan: String,
+        plan: Name,
         /// How many rules were tried.
         rules: usize,
         /// The number.
-        number: String,
+        number: Name,
     },
     /// A rule's translation produced something that is not a phone number.
     NormalizedInvalid {
         /// Rule name.
-        rule: String,
+        rule: Name,
         /// What it produced.
-        output: String,
+        output: Name,
         /// Why it is not a number.
         error: NumberError,
     },
@@ -183,149 +184,149 @@ pub enum Step {
     /// Start of the unassigned (vacant) number check.
     VacantCheck {
         /// The number checked.
-        number: String,
+        number: Name,
     },
     /// The number is in an unassigned range but a user has it, so it is not vacant.
     VacantButAssigned {
         /// The range.
-        range: String,
+        range: Name,
         /// The user holding the number.
-        user: String,
+        user: Name,
     },
     /// The number is in an unassigned range.
     VacantHit {
         /// The range's name.
-        range: String,
+        range: Name,
         /// Its bounds.
-        bounds: String,
+        bounds: Name,
     },
     /// No unassigned range holds the number.
     NoVacantRange {
         /// The number.
-        number: String,
+        number: Name,
     },
     /// Start of the call park orbit check.
     CallParkCheck {
         /// The number checked.
-        number: String,
+        number: Name,
     },
     /// An orbit range has another prefix than the number (seed-001's log line).
     CallParkPrefixMismatch {
         /// The orbit range.
-        orbit: String,
+        orbit: Name,
         /// The number's prefix (blank for none).
-        input_prefix: String,
+        input_prefix: &'static str,
         /// The range's prefix (blank for none).
-        range_prefix: String,
+        range_prefix: &'static str,
     },
     /// The number is a call park orbit.
     CallParkHit {
         /// The orbit range.
-        orbit: String,
+        orbit: Name,
         /// The owning pool.
-        pool: String,
+        pool: Name,
     },
     /// No orbit range holds the number.
     NoCallParkRange {
         /// The number.
-        number: String,
+        number: Name,
     },
     /// The number is a user's Line URI.
     LocalUser {
         /// The user.
-        uri: String,
+        uri: Name,
         /// Their Line URI.
-        line_uri: String,
+        line_uri: Name,
     },
     /// No user has the number as Line URI.
     NoLocalUser {
         /// The number.
-        number: String,
+        number: Name,
     },
     /// The referrer does not decide the routing.
     ReferrerIgnored {
         /// The referrer as given.
-        uri: String,
+        uri: Name,
         /// Why.
         reason: ReferrerIgnored,
     },
     /// Routing uses the referrer's policy (seed-001's fix).
     RoutingOnReferrer {
         /// The referrer's AOR.
-        uri: String,
+        uri: Name,
     },
     /// Routing uses the caller's policy.
     RoutingOnCaller {
         /// The From value.
-        uri: String,
+        uri: Name,
     },
     /// The routing identity is not enabled for Enterprise Voice.
     CallerNotUcEnabled,
     /// The voice policy that applies.
     Policy {
         /// Policy name.
-        policy: String,
+        policy: Name,
         /// Policy scope.
-        scope: Scope,
+        scope: Name,
         /// Why this policy.
         chosen: Chosen,
         /// Its usages in order.
-        usages: Vec<String>,
+        usages: Names,
     },
     /// No voice policy applies to the routing identity.
     NoPolicy {
         /// The routing identity.
-        user: String,
+        user: Name,
     },
     /// Emergency calls use these usages instead of the policy's.
     EmergencyUsages {
         /// The usages.
-        usages: Vec<String>,
+        usages: Names,
     },
     /// No route serves the usage at all.
     UsageWithoutRoutes {
         /// The usage.
-        usage: String,
+        usage: Name,
     },
     /// Routes serve the usage but none matches the number.
     NoRouteMatches {
         /// The usage.
-        usage: String,
+        usage: Name,
         /// The number.
-        number: String,
+        number: Name,
         /// How many routes serve the usage.
         routes: usize,
     },
     /// A matched route's trunk goes into the attempt list.
     Trunk {
         /// Where it comes from.
-        via: RouteRef,
+        via: std::sync::Arc<RouteRef>,
         /// The trunk.
-        trunk: String,
+        trunk: Name,
         /// Its gateway.
-        gateway: String,
+        gateway: Name,
         /// Gateway port.
         port: u16,
         /// Transport.
         transport: Transport,
         /// Number as sent on this trunk.
-        number: String,
+        number: Name,
         /// The outbound translation rule that produced `number`, if any.
-        rule: Option<String>,
+        rule: Option<Name>,
     },
     /// A matched route's trunk is disabled.
     TrunkDisabled {
         /// Where it comes from.
-        via: RouteRef,
+        via: std::sync::Arc<RouteRef>,
         /// The trunk.
-        trunk: String,
+        trunk: Name,
     },
     /// A matched route's trunk is already in the attempt list.
     TrunkRepeated {
         /// Where it comes from.
-        via: RouteRef,
+        via: std::sync::Arc<RouteRef>,
         /// The trunk.
-        trunk: String,
+        trunk: Name,
     },
     /// The call goes out through this many trunk attempts.
     Routed {

@@ -124,8 +124,8 @@ fn check(case: &Case, engine: &Engine) -> Vec<String> {
             }
         }
         Outcome::Routed { attempts, .. } => {
-            let trunks: Vec<&str> = attempts.iter().map(|a| a.trunk.as_str()).collect();
-            let numbers: Vec<&str> = attempts.iter().map(|a| a.number.as_str()).collect();
+            let trunks: Vec<&str> = attempts.iter().map(|a| &*a.trunk).collect();
+            let numbers: Vec<&str> = attempts.iter().map(|a| &*a.number).collect();
             if trunks != case.trunks || numbers != case.numbers {
                 wrong.push(format!(
                     "expected trunks {:?} numbers {:?}, got {trunks:?} {numbers:?}",
@@ -136,7 +136,7 @@ fn check(case: &Case, engine: &Engine) -> Vec<String> {
         Outcome::LocalUser { uri: t, .. }
         | Outcome::Unassigned { range: t, .. }
         | Outcome::CallPark { orbit: t, .. } => {
-            if Some(t) != case.target.as_ref() {
+            if Some(&**t) != case.target.as_deref() {
                 wrong.push(format!("expected target {:?}, got {t}", case.target));
             }
         }
