@@ -57,7 +57,9 @@ impl RuleList {
         out.extend_from_slice(hay.get(..m.start()).unwrap_or_default());
         caps.expand(rule.translation.as_bytes(), &mut out);
         out.extend_from_slice(hay.get(m.end()..).unwrap_or_default());
-        Some((rule, String::from_utf8_lossy(&out).into_owned()))
+        let out = String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Some((rule, out))
     }
 }
 

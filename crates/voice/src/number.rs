@@ -115,8 +115,11 @@ fn split_scheme(s: &str) -> Option<(String, &str)> {
 }
 
 /// Decodes `%XX` escapes (RFC 3261 §19.1.2 escaped characters in the user part).
-/// Malformed escapes are kept as they are.
-fn percent_decode(s: &str) -> String {
+/// Malformed escapes are kept as they are. Borrows when there is nothing to decode.
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') {
+        return std::borrow::Cow::Borrowed(s);
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -133,18 +136,21 @@ fn percent_decode(s: &str) -> String {
         out.push(b);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// The parts of a `sip:`/`sips:` URI the engine needs (RFC 3261 §19.1.1).
+/// The parts of a `sip:`/`sips:` URI the engine needs (RFC 3261 §19.1.1), borrowed
+/// from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct SipUri {
-    user: Option<String>,
-    host: String,
+struct SipUri<'a> {
+    /// The user part, still %-escaped, without a password.
+    user: Option<&'a str>,
+    /// The host, as written.
+    host: &'a str,
     user_phone: bool,
 }
 
-fn parse_sip_rest(rest: &str) -> SipUri {
+fn parse_sip_rest(rest: &str) -> SipUri<'_> {
     // Headers (`?…`) are not part of the identity (RFC 3261 §19.1.1).
     let rest = rest.split('?').next().unwrap_or("");
     let (user, hostpart) = match rest.rfind('@') {
@@ -155,10 +161,10 @@ fn parse_sip_rest(rest: &str) -> SipUri {
         None => (None, rest),
     };
     let mut params = hostpart.split(';');
-    let host = params.next().unwrap_or("").to_ascii_lowercase();
+    let host = params.next().unwrap_or("");
     let user_phone = params.any(|p| p.trim().eq_ignore_ascii_case("user=phone"));
     // userinfo = user [":" password] (RFC 3261 §19.1.1); the password is dropped.
-    let user = user.map(|u| percent_decode(u.split(':').next().unwrap_or("")));
+    let user = user.map(|u| u.split(':').next().unwrap_or(""));
     SipUri {
         user,
         host,
@@ -223,7 +229,7 @@ pub fn parse_dialled(input: &str) -> Result<Dialled, NumberError> {
         Some((scheme, rest)) if scheme == "tel" => parse_subscriber(rest),
         Some((scheme, rest)) if scheme == "sip" || scheme == "sips" => {
             let uri = parse_sip_rest(rest);
-            let user = uri.user.unwrap_or_default();
+            let user = percent_decode(uri.user.unwrap_or_default());
             match parse_subscriber(&user) {
                 Ok(d) => Ok(d),
                 Err(e) if uri.user_phone => Err(e),
@@ -248,11 +254,16 @@ pub fn aor(input: &str) -> Option<String> {
         return None;
     }
     let uri = parse_sip_rest(rest);
-    let user = uri.user.filter(|u| !u.is_empty())?;
+    let user = percent_decode(uri.user.filter(|u| !u.is_empty())?);
     if uri.host.is_empty() {
         return None;
     }
-    Some(format!("sip:{}@{}", user.to_lowercase(), uri.host))
+    let mut out = String::with_capacity(5 + user.len() + uri.host.len());
+    out.push_str("sip:");
+    out.extend(user.chars().flat_map(char::to_lowercase));
+    out.push('@');
+    out.extend(uri.host.chars().map(|c| c.to_ascii_lowercase()));
+    Some(out)
 }
 
 #[cfg(test)]

@@ -86,13 +86,13 @@ impl Trie {
         }
     }
 
-    /// Appends the ids of every prefix of `hay` found in the trie.
-    fn prefixes_of(&self, hay: &[u8], out: &mut Vec<usize>) {
+    /// Calls `visit` with the ids of every prefix of `hay` found in the trie.
+    fn for_each_prefix_of(&self, hay: &[u8], mut visit: impl FnMut(usize)) {
         let mut node = match self.nodes.first() {
             Some(n) => n,
             None => return,
         };
-        out.extend_from_slice(&node.ids);
+        node.ids.iter().for_each(|&i| visit(i));
         for &b in hay {
             match node
                 .edges
@@ -102,7 +102,7 @@ impl Trie {
             {
                 Some(n) => {
                     node = n;
-                    out.extend_from_slice(&node.ids);
+                    node.ids.iter().for_each(|&i| visit(i));
                 }
                 None => return,
             }
@@ -166,52 +166,44 @@ impl PatternIndex {
         self.regexes.get(i)
     }
 
-    /// The candidates from the prefix index, ascending, not yet verified.
-    fn candidates(&self, hay: &[u8], out: &mut Vec<usize>) {
-        self.by_prefix.prefixes_of(hay, out);
-        out.sort_unstable();
-        out.dedup();
+    fn is_match(&self, i: usize, hay: &[u8]) -> bool {
+        self.regexes.get(i).is_some_and(|r| r.is_match(hay))
     }
 
-    /// Appends the indexes of every pattern matching `hay`, ascending.
+    /// Fills `out` with the indexes of every pattern matching `hay`, ascending.
     pub fn matches(&self, hay: &[u8], out: &mut Vec<usize>) {
-        let start = out.len();
-        let mut cands = Vec::new();
-        self.candidates(hay, &mut cands);
-        out.extend(
-            cands
-                .into_iter()
-                .filter(|&i| self.regexes.get(i).is_some_and(|r| r.is_match(hay))),
-        );
+        out.clear();
+        self.by_prefix.for_each_prefix_of(hay, |i| {
+            if self.is_match(i, hay) {
+                out.push(i);
+            }
+        });
         if let Some(set) = &self.rest_set {
             out.extend(
                 set.matches(hay)
                     .into_iter()
                     .filter_map(|k| self.rest.get(k).copied()),
             );
-            if let Some(tail) = out.get_mut(start..) {
-                tail.sort_unstable();
-            }
         }
+        out.sort_unstable();
+        // A pattern indexed under two prefixes of `hay` is found twice.
+        out.dedup();
     }
 
     /// The index of the first pattern (in order) matching `hay`.
     pub fn first(&self, hay: &[u8]) -> Option<usize> {
-        let mut cands = Vec::new();
-        self.candidates(hay, &mut cands);
-        let indexed = cands
-            .into_iter()
-            .find(|&i| self.regexes.get(i).is_some_and(|r| r.is_match(hay)));
-        let rest = self.rest_set.as_ref().and_then(|set| {
+        let mut best = self.rest_set.as_ref().and_then(|set| {
             set.matches(hay)
                 .into_iter()
                 .next()
                 .and_then(|k| self.rest.get(k).copied())
         });
-        match (indexed, rest) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.by_prefix.for_each_prefix_of(hay, |i| {
+            if best.is_none_or(|b| i < b) && self.is_match(i, hay) {
+                best = Some(i);
+            }
+        });
+        best
     }
 }
 
