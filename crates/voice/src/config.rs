@@ -39,7 +39,7 @@ pub struct VoiceConfig {
     pub call_park: Vec<CallParkOrbitConfig>,
     /// `[voice.emergency]`: emergency dial strings and the usages they route on.
     #[serde(default)]
-    pub emergency: Option<EmergencyConfig>,
+    pub emergency: Option<Spanned<EmergencyConfig>>,
 }
 
 /// Where a dial plan or voice policy applies ([MS-Docs:New-CsDialPlan] identities:

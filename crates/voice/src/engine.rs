@@ -1,5 +1,6 @@
-//! The routing engine: a [`VoiceConfig`] validated and compiled once (regexes, regex
-//! sets per dial plan, per usage and per trunk, lookup tables), then asked
+//! The routing engine: a [`VoiceConfig`] validated and compiled once (pattern indexes
+//! per dial plan, for all routes and per trunk, see [`crate::pattern`]; lookup tables),
+//! then asked
 //! [`Engine::decide`] for each request. Immutable after construction, so one `Arc<Engine>`
 //! serves every task of a proxy.
 //!
@@ -671,9 +672,19 @@ impl Engine {
         }
 
         let emergency = match &cfg.emergency {
-            Some(e) => {
+            Some(spanned) => {
+                let e = spanned.get_ref();
                 if e.numbers.is_empty() || e.usages.is_empty() {
-                    return Err(err(0..0, "voice.emergency".to_string(), Problem::Empty));
+                    let which = if e.numbers.is_empty() {
+                        "numbers"
+                    } else {
+                        "usages"
+                    };
+                    return Err(err(
+                        spanned.span(),
+                        format!("voice.emergency.{which}"),
+                        Problem::Empty,
+                    ));
                 }
                 let mut numbers = HashSet::new();
                 for (i, n) in e.numbers.iter().enumerate() {
