@@ -1224,6 +1224,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn engine_is_shareable_across_proxy_tasks() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Engine>();
+        assert_send_sync::<Decision>();
+    }
+
+    #[test]
     fn translation_references() {
         let re = crate::pattern::compile(r"^(?<area>\d{3})(\d{7})$").unwrap();
         assert!(check_translation("+1$1$2", &re).is_ok());
