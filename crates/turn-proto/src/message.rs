@@ -186,6 +186,9 @@ pub enum EncodeError {
     /// [MS-TURN]: this class/method pair collides with the Data Indication code 0x0115.
     #[error("class/method collides with the MS-TURN Data Indication type 0x0115")]
     MsTypeCollision,
+    /// An MS-TURN transaction id starting with 0x2112A442 would be read back as RFC STUN.
+    #[error("MS-TURN transaction id starts with the RFC 8489 magic cookie")]
+    MsTransactionIdIsCookie,
 }
 
 /// Why MESSAGE-INTEGRITY(-SHA256) verification failed.
@@ -556,6 +559,11 @@ impl Message {
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         let dialect = self.dialect();
+        if let TransactionId::MsTurn(id) = &self.transaction_id {
+            if id.starts_with(&MAGIC_COOKIE.to_be_bytes()) {
+                return Err(EncodeError::MsTransactionIdIsCookie);
+            }
+        }
         out.clear();
         out.extend_from_slice(&self.message_type()?.to_be_bytes());
         out.extend_from_slice(&[0, 0]);
