@@ -9,6 +9,7 @@
 //! allocation (named by a [`RelayId`], bound on request through [`RelayBinder`]).
 
 mod auth;
+mod fasthash;
 mod ip;
 
 use std::cmp::Reverse;
@@ -30,6 +31,7 @@ use crate::message::{
     peek_header, verify_integrity,
 };
 use auth::{Lookup, NonceMint, NonceState};
+use fasthash::{FastMap, Seeded};
 
 /// RFC 8656 §3.1: the transport between client and server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,9 +238,9 @@ struct Allocation {
     expires: Instant,
     allocate_tid: TransactionId,
     allocate_response: Vec<u8>,
-    permissions: HashMap<IpAddr, Instant>,
-    channels: HashMap<u16, ChannelBinding>,
-    channel_by_peer: HashMap<SocketAddr, u16>,
+    permissions: FastMap<IpAddr, Instant>,
+    channels: FastMap<u16, ChannelBinding>,
+    channel_by_peer: FastMap<SocketAddr, u16>,
     /// [MS-TURN] Set Active Destination: where 0x03 data frames go.
     active_destination: Option<SocketAddr>,
 }
@@ -324,8 +326,9 @@ pub struct Server<B> {
     mint: NonceMint,
     epoch: Instant,
     epoch_unix: u64,
-    allocations: HashMap<FiveTuple, Allocation>,
-    by_relay: HashMap<RelayId, FiveTuple>,
+    allocations: FastMap<FiveTuple, Allocation>,
+    by_relay: FastMap<RelayId, FiveTuple>,
+    hash_seed: Seeded,
     per_user: HashMap<String, usize>,
     ports_in_use: HashSet<SocketAddr>,
     next_port: u16,
@@ -341,14 +344,19 @@ impl<B: RelayBinder> Server<B> {
     /// credentials' timestamps are compared with.
     pub fn new(config: ServerConfig, binder: B, now: Instant, unix_now: u64) -> Self {
         let next_port = *config.relay_ports.start();
+        let s = config.nonce_secret;
+        let hash_seed = Seeded(u64::from_le_bytes([
+            s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15],
+        ]));
         Self {
             mint: NonceMint::new(config.nonce_secret),
             config,
             binder,
             epoch: now,
             epoch_unix: unix_now,
-            allocations: HashMap::new(),
-            by_relay: HashMap::new(),
+            allocations: FastMap::with_hasher(hash_seed),
+            by_relay: FastMap::with_hasher(hash_seed),
+            hash_seed,
             per_user: HashMap::new(),
             ports_in_use: HashSet::new(),
             next_port,
@@ -913,9 +921,9 @@ impl<B: RelayBinder> Server<B> {
                 expires,
                 allocate_tid: msg.transaction_id,
                 allocate_response: response,
-                permissions: HashMap::new(),
-                channels: HashMap::new(),
-                channel_by_peer: HashMap::new(),
+                permissions: FastMap::with_hasher(self.hash_seed),
+                channels: FastMap::with_hasher(self.hash_seed),
+                channel_by_peer: FastMap::with_hasher(self.hash_seed),
                 active_destination: None,
             },
         );
