@@ -997,3 +997,66 @@ mod ms_turn {
         assert_eq!(h.server.allocation_count(), 0);
     }
 }
+
+#[test]
+fn an_expired_channel_stays_reserved_for_five_minutes() {
+    let mut h = Harness::new(config());
+    h.allocate();
+    let other: SocketAddr = "198.51.100.78:6000".parse().unwrap();
+    let bind = |h: &mut Harness, ch: u16, p: SocketAddr| {
+        let req = h.request(
+            Method::CHANNEL_BIND,
+            vec![Attribute::ChannelNumber(ch), Attribute::XorPeerAddress(p)],
+        );
+        error_code(&h.exchange(&req))
+    };
+    assert_eq!(bind(&mut h, 0x4000, peer()), None);
+    // Keep the allocation alive across the test.
+    let req = h.request(Method::REFRESH, vec![Attribute::Lifetime(3600)]);
+    assert_eq!(h.exchange(&req).class, Class::SuccessResponse);
+    h.advance(601); // the binding expired: no data flows on it
+    h.learn_nonce(); // the nonce expired too
+    let mut cd = Vec::new();
+    encode_channel_data(0x4000, b"x", false, &mut cd);
+    h.silent(&cd);
+    // ...but neither the channel nor the peer can move for 5 minutes (RFC 8656 §12).
+    assert_eq!(bind(&mut h, 0x4000, other), Some(400));
+    assert_eq!(bind(&mut h, 0x4001, peer()), Some(400));
+    h.advance(300);
+    h.learn_nonce();
+    assert_eq!(bind(&mut h, 0x4000, other), None);
+    assert_eq!(bind(&mut h, 0x4001, peer()), None);
+}
+
+#[test]
+fn ipv6_relayed_address_on_request() {
+    let mut c = config();
+    c.relay_ipv6 = Some("2001:db8::1".parse().unwrap());
+    let mut h = Harness::new(c);
+    h.learn_nonce();
+    let req = h.request(
+        Method::ALLOCATE,
+        vec![
+            Attribute::RequestedTransport(17),
+            Attribute::RequestedAddressFamily(2),
+        ],
+    );
+    let resp = h.exchange(&req);
+    let relayed = relayed_of(&resp);
+    assert_eq!(relayed.ip().to_string(), "2001:db8::1");
+    // IPv6 peers are fine now, IPv4 ones are a family mismatch.
+    let req = h.request(
+        Method::CREATE_PERMISSION,
+        vec![Attribute::XorPeerAddress(
+            "[2001:db8::77]:5000".parse().unwrap(),
+        )],
+    );
+    assert_eq!(h.exchange(&req).class, Class::SuccessResponse);
+    let req = h.request(
+        Method::CREATE_PERMISSION,
+        vec![Attribute::XorPeerAddress(peer())],
+    );
+    assert_eq!(error_code(&h.exchange(&req)), Some(443));
+    let req = h.request(Method::REFRESH, vec![Attribute::RequestedAddressFamily(1)]);
+    assert_eq!(error_code(&h.exchange(&req)), Some(443));
+}

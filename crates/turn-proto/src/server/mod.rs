@@ -252,10 +252,17 @@ impl Allocation {
             .is_some_and(|exp| *exp > now)
     }
 
-    /// The earliest instant at which something in this allocation expires.
-    fn next_deadline(&self) -> Instant {
+    /// The earliest instant after `now` at which something in this allocation expires
+    /// (a channel twice: when it stops carrying data, and when its reuse guard ends).
+    fn next_deadline(&self, now: Instant) -> Instant {
         let perms = self.permissions.values().copied();
-        let chans = self.channels.values().map(|c| c.expires);
+        let chans = self.channels.values().map(|c| {
+            if c.expires > now {
+                c.expires
+            } else {
+                c.expires + CHANNEL_REUSE_GUARD
+            }
+        });
         perms.chain(chans).fold(self.expires, Instant::min)
     }
 }
@@ -315,7 +322,10 @@ struct Req<'a> {
     fingerprint: bool,
 }
 
-/// RFC 17 = UDP (RFC 8656 §18.8 REQUESTED-TRANSPORT).
+/// RFC 8656 §12: a channel number or peer stays reserved this long after its binding expires.
+const CHANNEL_REUSE_GUARD: Duration = Duration::from_secs(300);
+
+/// Protocol number 17 = UDP (RFC 8656 §18.8 REQUESTED-TRANSPORT).
 const PROTOCOL_UDP: u8 = 17;
 
 /// The TURN server state machine.
@@ -530,10 +540,11 @@ impl<B: RelayBinder> Server<B> {
                 continue;
             }
             alloc.permissions.retain(|_, exp| *exp > now);
+            // RFC 8656 §12: an expired binding keeps its channel and peer for 5 more minutes.
             let expired: Vec<u16> = alloc
                 .channels
                 .iter()
-                .filter(|(_, b)| b.expires <= now)
+                .filter(|(_, b)| b.expires + CHANNEL_REUSE_GUARD <= now)
                 .map(|(ch, _)| *ch)
                 .collect();
             for ch in expired {
@@ -541,7 +552,7 @@ impl<B: RelayBinder> Server<B> {
                     alloc.channel_by_peer.remove(&b.peer);
                 }
             }
-            let next = alloc.next_deadline();
+            let next = alloc.next_deadline(now);
             self.timers.push(Reverse((next, ft)));
         }
     }
@@ -1121,19 +1132,15 @@ impl<B: RelayBinder> Server<B> {
         let Some(alloc) = self.allocations.get_mut(&req.ft) else {
             return Err(ErrorReply::signed(437, &key));
         };
-        // RFC 8656 §11.2: a channel is bound to one peer, a peer to one channel.
-        let live = |b: &ChannelBinding| b.expires > now;
-        if alloc
-            .channels
-            .get(&channel)
-            .is_some_and(|b| live(b) && b.peer != peer)
-        {
+        // RFC 8656 §11.2: a channel is bound to one peer, a peer to one channel; RFC 8656 §12:
+        // that holds until 5 minutes after the binding expired (entries live that long).
+        if alloc.channels.get(&channel).is_some_and(|b| b.peer != peer) {
             return Err(ErrorReply::signed(400, &key));
         }
         if alloc
             .channel_by_peer
             .get(&peer)
-            .is_some_and(|c| *c != channel && alloc.channels.get(c).is_some_and(live))
+            .is_some_and(|c| *c != channel)
         {
             return Err(ErrorReply::signed(400, &key));
         }
