@@ -986,6 +986,32 @@ mod ms_turn {
     }
 
     #[test]
+    fn ms_turn_requested_family_counts_only_from_ms_version_4() {
+        let mut c = config();
+        c.relay_ipv6 = Some("2001:db8::1".parse().unwrap());
+        for (version, want_v6) in [(3, false), (4, true)] {
+            let mut h = Harness::new(c.clone());
+            h.ft.transport = Transport::Tcp;
+            let req = ms_request(&mut h, Method::ALLOCATE, vec![]);
+            h.server.handle_client(h.now, h.ft, &req);
+            let (_, bytes) = unframe(&h.drain()[0].payload);
+            h.nonce = Some(nonce_of(&decode(&bytes).unwrap()));
+            let req = ms_request(
+                &mut h,
+                Method::ALLOCATE,
+                vec![
+                    Attribute::MsVersion(version),
+                    Attribute::RequestedAddressFamily(2),
+                ],
+            );
+            h.server.handle_client(h.now, h.ft, &req);
+            let (_, bytes) = unframe(&h.drain()[0].payload);
+            let relayed = relayed_of(&decode(&bytes).unwrap());
+            assert_eq!(relayed.is_ipv6(), want_v6, "MS-Version {version}");
+        }
+    }
+
+    #[test]
     fn ms_turn_reallocate_refreshes_and_lifetime_zero_ends() {
         let mut h = tcp_harness();
         ms_allocate(&mut h);
@@ -1059,4 +1085,19 @@ fn ipv6_relayed_address_on_request() {
     assert_eq!(error_code(&h.exchange(&req)), Some(443));
     let req = h.request(Method::REFRESH, vec![Attribute::RequestedAddressFamily(1)]);
     assert_eq!(error_code(&h.exchange(&req)), Some(443));
+}
+
+#[test]
+fn garbage_on_a_stream_asks_the_driver_to_close_it() {
+    let mut h = Harness::new(config());
+    h.ft.transport = Transport::Tcp;
+    h.silent(&[0x80, 1, 2, 3]);
+    assert_eq!(
+        h.events(),
+        vec![Event::CloseConnection { five_tuple: h.ft }]
+    );
+    // On UDP a stray datagram is just dropped.
+    h.ft.transport = Transport::Udp;
+    h.silent(&[0x80, 1, 2, 3]);
+    assert_eq!(h.events(), vec![]);
 }

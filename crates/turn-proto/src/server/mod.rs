@@ -117,6 +117,12 @@ pub enum Event {
         /// The authenticated user.
         username: String,
     },
+    /// A TCP/TLS client sent bytes that are not STUN/TURN: close the connection (the driver
+    /// then calls [`Server::handle_connection_closed`]).
+    CloseConnection {
+        /// The connection's 5-tuple.
+        five_tuple: FiveTuple,
+    },
     /// An allocation ended; its relay socket may be closed.
     AllocationClosed {
         /// The allocation's 5-tuple.
@@ -424,7 +430,7 @@ impl<B: RelayBinder> Server<B> {
         match packet_kind(bytes) {
             PacketKind::Stun => self.handle_stun(now, ft, bytes),
             PacketKind::ChannelData => self.handle_client_channel_data(now, ft, bytes),
-            PacketKind::Other => self.stats.dropped_malformed += 1,
+            PacketKind::Other => self.malformed_input(ft),
         }
     }
 
@@ -557,6 +563,15 @@ impl<B: RelayBinder> Server<B> {
         }
     }
 
+    /// Counts input that is not STUN; a stream that carried it is asked to close.
+    fn malformed_input(&mut self, ft: FiveTuple) {
+        self.stats.dropped_malformed += 1;
+        if ft.transport.is_stream() {
+            self.events
+                .push_back(Event::CloseConnection { five_tuple: ft });
+        }
+    }
+
     fn indication_tid(&mut self) -> [u8; 12] {
         self.indication_counter = self.indication_counter.wrapping_add(1);
         let mut id = [0u8; 12];
@@ -629,7 +644,9 @@ impl<B: RelayBinder> Server<B> {
 
     fn handle_stun(&mut self, now: Instant, ft: FiveTuple, bytes: &[u8]) {
         let Ok(header) = peek_header(bytes) else {
-            self.stats.dropped_malformed += 1;
+            // [MS-TURN] 3.1.10: header or cookie violations are ignored, on TCP by dropping
+            // the connection; a byte stream that is not STUN cannot be resynchronised anyway.
+            self.malformed_input(ft);
             return;
         };
         let msg = match decode(bytes) {
@@ -873,6 +890,20 @@ impl<B: RelayBinder> Server<B> {
                 return Err(ErrorReply::signed(508, &key));
             }
         }
+        // [MS-TURN] 3.2.5.1: Requested Address Family counts only from MS-Version 4 on.
+        let family = match dialect {
+            Dialect::MsTurn
+                if msg
+                    .find(|a| match a {
+                        Attribute::MsVersion(v) => Some(*v),
+                        _ => None,
+                    })
+                    .is_none_or(|v| v < 4) =>
+            {
+                None
+            }
+            _ => family,
+        };
         // RFC 8656 §7.2 step 7: IPv4 unless asked otherwise.
         let relay_ip: IpAddr = match family {
             None | Some(0x01) => match self.config.relay_ipv4 {
