@@ -342,14 +342,14 @@ fn pad4(len: usize) -> usize {
 }
 
 /// One attribute's position inside a message.
-struct RawAttr<'a> {
-    typ: u16,
-    offset: usize,
-    value: &'a [u8],
+pub(crate) struct RawAttr<'a> {
+    pub(crate) typ: u16,
+    pub(crate) offset: usize,
+    pub(crate) value: &'a [u8],
 }
 
 /// Walks the TLVs of `body` (the bytes after the header); `offset` counts from the message start.
-fn walk(bytes: &[u8]) -> impl Iterator<Item = Result<RawAttr<'_>, DecodeError>> {
+pub(crate) fn walk(bytes: &[u8]) -> impl Iterator<Item = Result<RawAttr<'_>, DecodeError>> {
     let mut offset = HEADER_LEN;
     std::iter::from_fn(move || {
         if offset >= bytes.len() {
@@ -376,7 +376,7 @@ fn walk(bytes: &[u8]) -> impl Iterator<Item = Result<RawAttr<'_>, DecodeError>> 
 }
 
 /// RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, XOR 0x5354554e.
-fn fingerprint(bytes: &[u8]) -> u32 {
+pub(crate) fn fingerprint(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes) ^ FINGERPRINT_XOR
 }
 

@@ -1101,3 +1101,53 @@ fn garbage_on_a_stream_asks_the_driver_to_close_it() {
     h.silent(&[0x80, 1, 2, 3]);
     assert_eq!(h.events(), vec![]);
 }
+
+#[test]
+fn send_indications_are_checked_like_any_message() {
+    let mut h = Harness::new(config());
+    h.allocate();
+    h.permit(peer());
+    let relay = h.relay();
+    let send = |h: &mut Harness, extra: Vec<Attribute>| {
+        let tid = h.next_tid();
+        let mut m = Message::new(Class::Indication, Method::SEND, tid)
+            .with(Attribute::XorPeerAddress(peer()))
+            .with(Attribute::Data(b"d".to_vec()));
+        m.attributes.extend(extra);
+        m.encode(None).unwrap()
+    };
+    let ok = send(&mut h, vec![Attribute::Fingerprint]);
+    h.server.handle_client(h.now, h.ft, &ok);
+    assert_eq!(
+        h.drain(),
+        vec![Transmit {
+            via: Via::Relay(relay),
+            destination: peer(),
+            payload: b"d".to_vec()
+        }]
+    );
+    let mut bad_crc = ok.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 1] ^= 1;
+    h.silent(&bad_crc);
+    let unknown = send(
+        &mut h,
+        vec![Attribute::Unknown {
+            typ: 0x7001,
+            value: vec![],
+        }],
+    );
+    h.silent(&unknown);
+    let no_data = {
+        let tid = h.next_tid();
+        Message::new(Class::Indication, Method::SEND, tid)
+            .with(Attribute::XorPeerAddress(peer()))
+            .encode(None)
+            .unwrap()
+    };
+    h.silent(&no_data);
+    let mut truncated = ok.clone();
+    truncated.truncate(ok.len() - 4);
+    h.silent(&truncated);
+    assert_eq!(h.server.stats().to_peer_packets, 1);
+}

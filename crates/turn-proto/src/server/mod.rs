@@ -27,8 +27,8 @@ use crate::channel::{
     encode_ms_frame, packet_kind,
 };
 use crate::message::{
-    Class, Dialect, IntegrityKey, MAGIC_COOKIE, Message, Method, TransactionId, decode,
-    peek_header, verify_integrity,
+    Class, Dialect, HEADER_LEN, Header, IntegrityKey, MAGIC_COOKIE, Message, Method, TransactionId,
+    decode, fingerprint, peek_header, verify_integrity, walk,
 };
 use auth::{Lookup, NonceMint, NonceState};
 use fasthash::{FastMap, Seeded};
@@ -649,6 +649,13 @@ impl<B: RelayBinder> Server<B> {
             self.malformed_input(ft);
             return;
         };
+        if header.class == Class::Indication
+            && header.method == Method::SEND
+            && header.transaction_id.dialect() == Dialect::Stun
+        {
+            self.send_indication_fast(now, ft, &header, bytes);
+            return;
+        }
         let msg = match decode(bytes) {
             Ok(m) => m,
             Err(_) if header.class == Class::Request => {
@@ -697,10 +704,6 @@ impl<B: RelayBinder> Server<B> {
             }
             (Class::Request, Dialect::MsTurn, Method::MS_SET_ACTIVE_DESTINATION) => {
                 self.ms_set_active_destination(now, &req, bytes)
-            }
-            (Class::Indication, Dialect::Stun, Method::SEND) => {
-                self.send_indication(now, &req);
-                Ok(())
             }
             // RFC 8489 §6.3.1: an unknown method in a request is a 400.
             (Class::Request, _, _) => Err(ErrorReply::plain(400)),
@@ -1197,25 +1200,58 @@ impl<B: RelayBinder> Server<B> {
         Ok(())
     }
 
-    /// RFC 8656 §10.2 Send indication: relayed only with a permission, otherwise dropped.
-    fn send_indication(&mut self, now: Instant, req: &Req<'_>) {
-        let Some(alloc) = self.allocations.get(&req.ft) else {
-            self.stats.dropped_no_allocation += 1;
-            return;
-        };
-        // RFC 8489 §6.3.2: indications with unknown comprehension-required attributes are dropped.
-        if !Self::unknown_required(req.msg).is_empty() {
+    /// RFC 8656 §10.2 Send indication, read in place (the hot path of clients without
+    /// channels): the same checks as [`decode`] where they matter (length, FINGERPRINT last and
+    /// correct, known attributes well-formed), then relayed only with a permission.
+    fn send_indication_fast(&mut self, now: Instant, ft: FiveTuple, header: &Header, bytes: &[u8]) {
+        let actual = bytes.len() - HEADER_LEN;
+        if header.length != actual || actual % 4 != 0 {
             self.stats.dropped_malformed += 1;
             return;
         }
-        let peer = req.msg.find(|a| match a {
-            Attribute::XorPeerAddress(p) => Some(*p),
-            _ => None,
-        });
-        let data = req.msg.find(|a| match a {
-            Attribute::Data(d) => Some(d.as_slice()),
-            _ => None,
-        });
+        let mut peer = None;
+        let mut data = None;
+        let mut after_fingerprint = false;
+        for raw in walk(bytes) {
+            let Ok(raw) = raw else {
+                self.stats.dropped_malformed += 1;
+                return;
+            };
+            if after_fingerprint {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+            match raw.typ {
+                types::DATA => data = data.or(Some(raw.value)),
+                types::FINGERPRINT => {
+                    let crc = fingerprint(bytes.get(..raw.offset).unwrap_or_default());
+                    if raw.value != crc.to_be_bytes() {
+                        self.stats.dropped_malformed += 1;
+                        return;
+                    }
+                    after_fingerprint = true;
+                }
+                typ => {
+                    match Attribute::decode(Dialect::Stun, typ, raw.value, &header.transaction_id) {
+                        Ok(Attribute::XorPeerAddress(p)) => peer = peer.or(Some(p)),
+                        // RFC 8489 §6.3.2: unknown comprehension-required attributes: discard.
+                        Ok(Attribute::Unknown { typ, .. }) if typ < 0x8000 => {
+                            self.stats.dropped_malformed += 1;
+                            return;
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            self.stats.dropped_malformed += 1;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        let Some(alloc) = self.allocations.get(&ft) else {
+            self.stats.dropped_no_allocation += 1;
+            return;
+        };
         let (Some(peer), Some(data)) = (peer, data) else {
             self.stats.dropped_malformed += 1;
             return;
