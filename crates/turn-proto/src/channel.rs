@@ -284,3 +284,123 @@ mod tests {
         assert_eq!(next_ms_frame(&[0x02, 0x01, 0, 0]), MsStreamFrame::Invalid);
     }
 }
+
+/// Which framing a TCP/TLS connection to the relay uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// RFC 8656 §12.5: STUN messages and padded ChannelData back to back.
+    Stun,
+    /// [MS-TURN] 2.1: 4-byte headers of type 0x02 (control) or 0x03 (data).
+    MsTurn,
+}
+
+/// One frame read off a relay connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A STUN/MS-TURN message or a ChannelData message: give it to `Server::handle_client`.
+    Message(&'a [u8]),
+    /// [MS-TURN] end-to-end data: give it to `Server::handle_client_ms_data`.
+    MsData(&'a [u8]),
+}
+
+/// The byte stream is not of the connection's framing: close the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the byte stream does not follow its framing")]
+pub struct FramingError;
+
+/// Reassembles frames from the reads of one relay connection. It holds at most one partial
+/// frame plus one read; frames are at most 65535 + 20 bytes, so memory stays bounded.
+#[derive(Debug)]
+pub struct StreamReader {
+    framing: Framing,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl StreamReader {
+    /// A reader for a connection using `framing`.
+    pub fn new(framing: Framing) -> Self {
+        Self {
+            framing,
+            buf: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// Appends bytes read from the connection.
+    pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete frame, `None` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, FramingError>> {
+        let pending = self.buf.get(self.start..).unwrap_or_default();
+        let (skip, len, data) = match self.framing {
+            Framing::Stun => match next_stream_frame(pending) {
+                StreamFrame::Incomplete { .. } => return None,
+                StreamFrame::Invalid => return Some(Err(FramingError)),
+                StreamFrame::Stun(n) | StreamFrame::ChannelData(n) => (0, n, false),
+            },
+            Framing::MsTurn => match next_ms_frame(pending) {
+                MsStreamFrame::Incomplete { .. } => return None,
+                MsStreamFrame::Invalid => return Some(Err(FramingError)),
+                MsStreamFrame::Frame { kind, total } => {
+                    (4, total - 4, kind == MsFrameType::EndToEndData)
+                }
+            },
+        };
+        let from = self.start + skip;
+        let frame = self.buf.get(from..from + len)?;
+        self.start = from + len;
+        Some(Ok(if data {
+            Frame::MsData(frame)
+        } else {
+            Frame::Message(frame)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    #[test]
+    fn reassembles_frames_split_across_reads() {
+        let mut stream = Vec::new();
+        encode_channel_data(0x4000, b"abcde", true, &mut stream);
+        let stun = [
+            0u8, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ];
+        stream.extend_from_slice(&stun);
+        let mut r = StreamReader::new(Framing::Stun);
+        let mut frames = Vec::new();
+        for byte in &stream {
+            r.push(std::slice::from_ref(byte));
+            while let Some(f) = r.next_frame() {
+                frames.push(match f.unwrap() {
+                    Frame::Message(m) => m.to_vec(),
+                    Frame::MsData(_) => panic!("no MS data in STUN framing"),
+                });
+            }
+        }
+        assert_eq!(frames, vec![stream[..12].to_vec(), stun.to_vec()]);
+    }
+
+    #[test]
+    fn ms_turn_frames_are_unwrapped_by_type() {
+        let mut stream = Vec::new();
+        encode_ms_frame(MsFrameType::Control, b"ctl", &mut stream);
+        encode_ms_frame(MsFrameType::EndToEndData, b"media", &mut stream);
+        let mut r = StreamReader::new(Framing::MsTurn);
+        r.push(&stream);
+        assert_eq!(r.next_frame(), Some(Ok(Frame::Message(&b"ctl"[..]))));
+        assert_eq!(r.next_frame(), Some(Ok(Frame::MsData(&b"media"[..]))));
+        assert_eq!(r.next_frame(), None);
+        r.push(&[0x16, 0x03]);
+        assert_eq!(r.next_frame(), Some(Err(FramingError)));
+    }
+}

@@ -4,7 +4,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use proptest::prelude::*;
-use turn_proto::channel::{decode_channel_data, next_ms_frame, next_stream_frame};
+use turn_proto::channel::{
+    Framing, StreamReader, decode_channel_data, next_ms_frame, next_stream_frame,
+};
 use turn_proto::message::peek_header;
 use turn_proto::{Attribute, Class, Dialect, IntegrityKey, Message, Method, TransactionId};
 
@@ -160,6 +162,13 @@ proptest! {
         let _ = decode_channel_data(&bytes);
         let _ = next_stream_frame(&bytes);
         let _ = next_ms_frame(&bytes);
+        for framing in [Framing::Stun, Framing::MsTurn] {
+            let mut reader = StreamReader::new(framing);
+            for chunk in bytes.chunks(5) {
+                reader.push(chunk);
+                while let Some(Ok(_)) = reader.next_frame() {}
+            }
+        }
     }
 
     #[test]
