@@ -241,6 +241,24 @@ fn binding_reflects_the_source_address() {
 }
 
 #[test]
+fn binding_with_an_unknown_required_attribute_is_420() {
+    let mut h = Harness::new(config());
+    let req = h.request(
+        Method::BINDING,
+        vec![Attribute::Unknown {
+            typ: 0x7ff0,
+            value: vec![0; 16],
+        }],
+    );
+    let resp = h.exchange(&req);
+    assert_eq!(error_code(&resp), Some(420));
+    assert!(
+        resp.attributes
+            .contains(&Attribute::UnknownAttributes(vec![0x7ff0]))
+    );
+}
+
+#[test]
 fn allocate_without_credentials_is_challenged_401_with_realm_and_nonce() {
     let mut h = Harness::new(config());
     let req = h.request(Method::ALLOCATE, vec![Attribute::RequestedTransport(17)]);

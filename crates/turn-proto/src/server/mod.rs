@@ -818,6 +818,21 @@ impl<B: RelayBinder> Server<B> {
     }
 
     fn binding(&mut self, req: &Req<'_>) {
+        // RFC 8489 §6.3.1: unknown comprehension-required attributes first (420, unsigned:
+        // Binding needs no credentials).
+        let unknown = Self::unknown_required(req.msg);
+        if !unknown.is_empty() {
+            self.stats.error_responses += 1;
+            let attrs = vec![
+                Attribute::ErrorCode {
+                    code: 420,
+                    reason: reason_phrase(420).to_owned(),
+                },
+                Attribute::UnknownAttributes(unknown),
+            ];
+            self.respond(req, Class::ErrorResponse, attrs, None);
+            return;
+        }
         // RFC 8489 §6.3.1 / [MS-TURN]: reflect the source address.
         let attrs = vec![Attribute::XorMappedAddress(req.ft.client)];
         self.respond(req, Class::SuccessResponse, attrs, None);
