@@ -6,6 +6,9 @@
 pub const CHANNEL_MIN: u16 = 0x4000;
 /// RFC 8656 §12: highest channel number a client may bind (0x5000..=0x7FFF are reserved).
 pub const CHANNEL_MAX: u16 = 0x4FFF;
+/// RFC 5766 §11: highest channel number of the older range, still used by clients (coturn's
+/// own `turnutils_uclient` picks numbers up to 0x7FFF).
+pub const CHANNEL_MAX_RFC5766: u16 = 0x7FFF;
 /// Bytes of the ChannelData header.
 pub const CHANNEL_HEADER_LEN: usize = 4;
 
@@ -24,8 +27,8 @@ pub enum ChannelDataError {
     /// Fewer than four bytes.
     #[error("shorter than the 4-byte ChannelData header")]
     TooShort,
-    /// RFC 8656 §12.4: the number is outside 0x4000..=0x4FFF.
-    #[error("channel number {0:#06x} outside 0x4000..=0x4FFF")]
+    /// The number is outside 0x4000..=0x7FFF (RFC 5766 §11; RFC 8656 §12 binds 0x4000..=0x4FFF).
+    #[error("channel number {0:#06x} outside 0x4000..=0x7FFF")]
     Channel(u16),
     /// RFC 8656 §12.4: length field does not fit the datagram (padding of up to 3 bytes allowed).
     #[error("length field {declared} does not fit {actual} payload bytes")]
@@ -38,13 +41,14 @@ pub enum ChannelDataError {
 }
 
 /// Decodes a ChannelData message; trailing padding (up to 3 bytes) is accepted (RFC 8656 §12.5).
+/// Any number of the 0b01 prefix space is read; whether it is bound is the server's business.
 pub fn decode_channel_data(bytes: &[u8]) -> Result<ChannelData<'_>, ChannelDataError> {
     let (head, rest) = match bytes {
         [a, b, c, d, rest @ ..] => ([*a, *b, *c, *d], rest),
         _ => return Err(ChannelDataError::TooShort),
     };
     let channel = u16::from_be_bytes([head[0], head[1]]);
-    if !(CHANNEL_MIN..=CHANNEL_MAX).contains(&channel) {
+    if !(CHANNEL_MIN..=CHANNEL_MAX_RFC5766).contains(&channel) {
         return Err(ChannelDataError::Channel(channel));
     }
     let declared = usize::from(u16::from_be_bytes([head[2], head[3]]));
@@ -225,8 +229,12 @@ mod tests {
     #[test]
     fn channel_data_rejects_bad_numbers_and_lengths() {
         assert_eq!(
-            decode_channel_data(&[0x50, 0, 0, 0]),
-            Err(ChannelDataError::Channel(0x5000))
+            decode_channel_data(&[0x80, 0, 0, 0]),
+            Err(ChannelDataError::Channel(0x8000))
+        );
+        assert_eq!(
+            decode_channel_data(&[0x3f, 0xff, 0, 0]),
+            Err(ChannelDataError::Channel(0x3fff))
         );
         assert_eq!(
             decode_channel_data(&[0x40, 0, 0, 8, 1]),

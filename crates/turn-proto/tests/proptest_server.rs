@@ -75,6 +75,8 @@ proptest! {
         let mut config = ServerConfig::new("example.test", [3; 32]);
         config.add_user("turnuser", "turnpass");
         config.relay_ipv4 = Some("203.0.113.1".parse().unwrap());
+        // The strictest setting: no reply larger than its request.
+        config.amplification_factor = 1;
         let mut server = Server::new(config, Binder(0), now, 1_800_000_000);
         let peer: SocketAddr = "198.51.100.9:5000".parse().unwrap();
         // A real nonce per client address, from a 401 to a request padded to earn a reply.

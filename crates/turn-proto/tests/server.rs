@@ -730,6 +730,24 @@ fn channel_bind_relays_channel_data_both_ways() {
 }
 
 #[test]
+fn rfc5766_channel_numbers_are_accepted_unless_strict() {
+    for (strict, want) in [(false, None), (true, Some(400))] {
+        let mut c = config();
+        c.rfc5766_channels = !strict;
+        let mut h = Harness::new(c);
+        h.allocate();
+        let req = h.request(
+            Method::CHANNEL_BIND,
+            vec![
+                Attribute::ChannelNumber(0x604c),
+                Attribute::XorPeerAddress(peer()),
+            ],
+        );
+        assert_eq!(error_code(&h.exchange(&req)), want, "strict {strict}");
+    }
+}
+
+#[test]
 fn channel_bind_rules_400() {
     let mut h = Harness::new(config());
     h.allocate();
@@ -743,7 +761,7 @@ fn channel_bind_rules_400() {
         error_code(&resp)
     };
     assert_eq!(bind(&mut h, 0x3FFF, peer()), Some(400));
-    assert_eq!(bind(&mut h, 0x5000, peer()), Some(400));
+    assert_eq!(bind(&mut h, 0x8000, peer()), Some(400));
     assert_eq!(bind(&mut h, 0x4000, peer()), None);
     // Same channel, same peer: a refresh.
     assert_eq!(bind(&mut h, 0x4000, peer()), None);
@@ -1168,4 +1186,64 @@ fn send_indications_are_checked_like_any_message() {
     truncated.truncate(ok.len() - 4);
     h.silent(&truncated);
     assert_eq!(h.server.stats().to_peer_packets, 1);
+}
+
+#[test]
+fn even_port_with_r_bit_reserves_the_next_port_under_a_token() {
+    let mut h = Harness::new(config());
+    h.learn_nonce();
+    let req = h.request(
+        Method::ALLOCATE,
+        vec![Attribute::RequestedTransport(17), Attribute::EvenPort(true)],
+    );
+    let resp = h.exchange(&req);
+    let rtp = relayed_of(&resp);
+    assert_eq!(rtp.port() % 2, 0);
+    let token = resp
+        .find(|a| match a {
+            Attribute::ReservationToken(t) => Some(*t),
+            _ => None,
+        })
+        .expect("RESERVATION-TOKEN");
+    // The RTCP allocation from another client port redeems the token: port + 1.
+    let with_token = |h: &mut Harness| {
+        let req = h.request(
+            Method::ALLOCATE,
+            vec![
+                Attribute::RequestedTransport(17),
+                Attribute::ReservationToken(token),
+            ],
+        );
+        h.exchange(&req)
+    };
+    h.ft = udp("192.0.2.10:40001");
+    h.learn_nonce();
+    let resp = with_token(&mut h);
+    assert_eq!(relayed_of(&resp), SocketAddr::new(rtp.ip(), rtp.port() + 1));
+    // A token works once.
+    h.ft = udp("192.0.2.10:40002");
+    h.learn_nonce();
+    assert_eq!(error_code(&with_token(&mut h)), Some(508));
+}
+
+#[test]
+fn unredeemed_reservations_expire_and_free_the_port() {
+    let mut c = config();
+    c.relay_ports = 50000..=50001;
+    let mut h = Harness::new(c);
+    h.learn_nonce();
+    let req = h.request(
+        Method::ALLOCATE,
+        vec![Attribute::RequestedTransport(17), Attribute::EvenPort(true)],
+    );
+    let resp = h.exchange(&req);
+    assert_eq!(relayed_of(&resp).port(), 50000);
+    // 50001 is reserved: another client finds no port.
+    h.ft = udp("192.0.2.10:40001");
+    h.learn_nonce();
+    let req = h.request(Method::ALLOCATE, vec![Attribute::RequestedTransport(17)]);
+    assert_eq!(error_code(&h.exchange(&req)), Some(508));
+    h.advance(31);
+    let req = h.request(Method::ALLOCATE, vec![Attribute::RequestedTransport(17)]);
+    assert_eq!(relayed_of(&h.exchange(&req)).port(), 50001);
 }

@@ -14,6 +14,7 @@ mod ip;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
@@ -23,8 +24,8 @@ pub use ip::{IpRange, IpRangeError};
 
 use crate::attr::{Attribute, types};
 use crate::channel::{
-    CHANNEL_MAX, CHANNEL_MIN, MsFrameType, PacketKind, decode_channel_data, encode_channel_data,
-    encode_ms_frame, packet_kind,
+    CHANNEL_MAX, CHANNEL_MAX_RFC5766, CHANNEL_MIN, MsFrameType, PacketKind, decode_channel_data,
+    encode_channel_data, encode_ms_frame, packet_kind,
 };
 use crate::message::{
     Class, Dialect, HEADER_LEN, Header, IntegrityKey, MAGIC_COOKIE, Message, Method, TransactionId,
@@ -194,8 +195,14 @@ pub struct ServerConfig {
     pub max_allocations_per_user: usize,
     /// Peers that may never get a permission (403 Forbidden), coturn's `denied-peer-ip`.
     pub denied_peers: Vec<IpRange>,
-    /// An unauthenticated response over UDP may be at most this many times the request's size.
+    /// An unauthenticated response over UDP may be at most this many times the request's size
+    /// (1 = never larger than the request). Default 3, the bound QUIC uses (RFC 9000 §8.1):
+    /// at 1, coturn's `turnutils_uclient` never receives its 401 (its first Allocate is smaller
+    /// than the challenge) and cannot allocate; see turn-relay's end-to-end tests.
     pub amplification_factor: usize,
+    /// Accept ChannelBind for 0x5000..=0x7FFF too (RFC 5766's range, which clients such as
+    /// coturn's `turnutils_uclient` still use); RFC 8656 §11.2 allows only 0x4000..=0x4FFF.
+    pub rfc5766_channels: bool,
 }
 
 impl ServerConfig {
@@ -217,7 +224,8 @@ impl ServerConfig {
             max_allocations: 10_000,
             max_allocations_per_user: 100,
             denied_peers: Vec::new(),
-            amplification_factor: 1,
+            amplification_factor: 3,
+            rfc5766_channels: true,
         }
     }
 
@@ -331,6 +339,16 @@ struct Req<'a> {
 /// RFC 8656 §12: a channel number or peer stays reserved this long after its binding expires.
 const CHANNEL_REUSE_GUARD: Duration = Duration::from_secs(300);
 
+/// RFC 8656 §7.2 step 5: a reserved port waits about 30 seconds for its token.
+const RESERVATION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// A port held for a RESERVATION-TOKEN.
+#[derive(Debug, Clone, Copy)]
+struct Reservation {
+    addr: SocketAddr,
+    expires: Instant,
+}
+
 /// Protocol number 17 = UDP (RFC 8656 §18.8 REQUESTED-TRANSPORT).
 const PROTOCOL_UDP: u8 = 17;
 
@@ -344,6 +362,8 @@ pub struct Server<B> {
     epoch_unix: u64,
     allocations: FastMap<FiveTuple, Allocation>,
     by_relay: FastMap<RelayId, FiveTuple>,
+    reservations: FastMap<[u8; 8], Reservation>,
+    reservation_counter: u64,
     hash_seed: Seeded,
     per_user: HashMap<String, usize>,
     ports_in_use: HashSet<SocketAddr>,
@@ -372,6 +392,8 @@ impl<B: RelayBinder> Server<B> {
             epoch_unix: unix_now,
             allocations: FastMap::with_hasher(hash_seed),
             by_relay: FastMap::with_hasher(hash_seed),
+            reservations: FastMap::with_hasher(hash_seed),
+            reservation_counter: 0,
             hash_seed,
             per_user: HashMap::new(),
             ports_in_use: HashSet::new(),
@@ -884,14 +906,14 @@ impl<B: RelayBinder> Server<B> {
             Attribute::RequestedAddressFamily(f) => Some(*f),
             _ => None,
         });
-        let even_port = msg
-            .attributes
-            .iter()
-            .any(|a| matches!(a, Attribute::EvenPort(_)));
-        let token = msg
-            .attributes
-            .iter()
-            .any(|a| matches!(a, Attribute::ReservationToken(_)));
+        let even_port = msg.find(|a| match a {
+            Attribute::EvenPort(r) => Some(*r),
+            _ => None,
+        });
+        let token = msg.find(|a| match a {
+            Attribute::ReservationToken(t) => Some(*t),
+            _ => None,
+        });
         if dialect == Dialect::Stun {
             // RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is mandatory; only UDP is relayed.
             match requested_transport {
@@ -899,13 +921,9 @@ impl<B: RelayBinder> Server<B> {
                 Some(PROTOCOL_UDP) => {}
                 Some(_) => return Err(ErrorReply::signed(442, &key)),
             }
-            // RFC 8656 §7.2 steps 5-6: a token excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY;
-            // this server never issues tokens, so any token is unknown (508).
-            if token && (even_port || family.is_some()) {
+            // RFC 8656 §7.2 steps 5-6: a token excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.
+            if token.is_some() && (even_port.is_some() || family.is_some()) {
                 return Err(ErrorReply::signed(400, &key));
-            }
-            if token {
-                return Err(ErrorReply::signed(508, &key));
             }
         }
         // [MS-TURN] 3.2.5.1: Requested Address Family counts only from MS-Version 4 on.
@@ -923,16 +941,13 @@ impl<B: RelayBinder> Server<B> {
             _ => family,
         };
         // RFC 8656 §7.2 step 7: IPv4 unless asked otherwise.
-        let relay_ip: IpAddr = match family {
-            None | Some(0x01) => match self.config.relay_ipv4 {
-                Some(ip) => ip.into(),
-                None => return Err(ErrorReply::signed(440, &key)),
-            },
-            Some(0x02) => match self.config.relay_ipv6 {
-                Some(ip) => ip.into(),
-                None => return Err(ErrorReply::signed(440, &key)),
-            },
-            Some(_) => return Err(ErrorReply::signed(440, &key)),
+        let relay_ip: Option<IpAddr> = match family {
+            None | Some(0x01) => self.config.relay_ipv4.map(IpAddr::from),
+            Some(0x02) => self.config.relay_ipv6.map(IpAddr::from),
+            Some(_) => None,
+        };
+        let Some(relay_ip) = relay_ip else {
+            return Err(ErrorReply::signed(440, &key));
         };
         // RFC 8656 §7.2 step 8: quotas.
         if self.per_user.get(&username).copied().unwrap_or(0)
@@ -943,7 +958,13 @@ impl<B: RelayBinder> Server<B> {
         if self.allocations.len() >= self.config.max_allocations {
             return Err(ErrorReply::signed(508, &key));
         }
-        let Some((relay, relayed)) = self.bind_relay(relay_ip, even_port) else {
+        self.purge_reservations(now);
+        let bound = match token {
+            // RFC 8656 §7.2 step 6: the port reserved by an earlier EVEN-PORT R=1 Allocate.
+            Some(t) => self.redeem_reservation(t),
+            None => self.bind_relay(now, relay_ip, even_port),
+        };
+        let Some((relay, relayed, new_token)) = bound else {
             return Err(ErrorReply::signed(508, &key));
         };
         let lifetime = self.lifetime_for(msg);
@@ -952,6 +973,9 @@ impl<B: RelayBinder> Server<B> {
             Dialect::Stun => {
                 attrs.push(Attribute::XorRelayedAddress(relayed));
                 attrs.push(Attribute::Lifetime(secs(lifetime)));
+                if let Some(t) = new_token {
+                    attrs.push(Attribute::ReservationToken(t));
+                }
                 attrs.push(Attribute::XorMappedAddress(req.ft.client));
             }
             Dialect::MsTurn => {
@@ -1014,8 +1038,15 @@ impl<B: RelayBinder> Server<B> {
         }
     }
 
-    /// Picks a free port in the range (even if asked, RFC 8656 §7.2 step 5) and has it bound.
-    fn bind_relay(&mut self, ip: IpAddr, even: bool) -> Option<(RelayId, SocketAddr)> {
+    /// Picks a free port in the range and has it bound. With EVEN-PORT the port is even, and
+    /// with its R bit the next port is reserved too, under a returned token (RFC 8656 §7.2
+    /// step 5).
+    fn bind_relay(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        even_port: Option<bool>,
+    ) -> Option<(RelayId, SocketAddr, Option<[u8; 8]>)> {
         let (lo, hi) = (
             *self.config.relay_ports.start(),
             *self.config.relay_ports.end(),
@@ -1023,6 +1054,8 @@ impl<B: RelayBinder> Server<B> {
         if lo > hi {
             return None;
         }
+        let even = even_port.is_some();
+        let reserve = even_port == Some(true);
         let span = u32::from(hi - lo) + 1;
         let mut failures = 0;
         for _ in 0..span {
@@ -1032,9 +1065,29 @@ impl<B: RelayBinder> Server<B> {
             if (even && port % 2 != 0) || self.ports_in_use.contains(&addr) {
                 continue;
             }
+            let next = SocketAddr::new(ip, port.wrapping_add(1));
+            if reserve && (port >= hi || self.ports_in_use.contains(&next)) {
+                continue;
+            }
             if let Some(id) = self.binder.bind(addr) {
                 self.ports_in_use.insert(addr);
-                return Some((id, addr));
+                let token = reserve.then(|| {
+                    self.ports_in_use.insert(next);
+                    self.reservation_counter = self.reservation_counter.wrapping_add(1);
+                    let t = self
+                        .hash_seed
+                        .hash_one(self.reservation_counter)
+                        .to_be_bytes();
+                    self.reservations.insert(
+                        t,
+                        Reservation {
+                            addr: next,
+                            expires: now + RESERVATION_LIFETIME,
+                        },
+                    );
+                    t
+                });
+                return Some((id, addr, token));
             }
             failures += 1;
             if failures >= 32 {
@@ -1042,6 +1095,37 @@ impl<B: RelayBinder> Server<B> {
             }
         }
         None
+    }
+
+    /// Binds the port a RESERVATION-TOKEN holds; unknown or expired tokens give `None` (508).
+    fn redeem_reservation(
+        &mut self,
+        token: [u8; 8],
+    ) -> Option<(RelayId, SocketAddr, Option<[u8; 8]>)> {
+        let r = self.reservations.remove(&token)?;
+        match self.binder.bind(r.addr) {
+            Some(id) => Some((id, r.addr, None)),
+            None => {
+                self.ports_in_use.remove(&r.addr);
+                None
+            }
+        }
+    }
+
+    /// Frees reserved ports whose tokens were never redeemed.
+    fn purge_reservations(&mut self, now: Instant) {
+        let Self {
+            reservations,
+            ports_in_use,
+            ..
+        } = self;
+        reservations.retain(|_, r| {
+            let keep = r.expires > now;
+            if !keep {
+                ports_in_use.remove(&r.addr);
+            }
+            keep
+        });
     }
 
     /// RFC 8656 §7.3 Refresh.
@@ -1174,7 +1258,13 @@ impl<B: RelayBinder> Server<B> {
         let (Some(channel), Some(peer)) = (channel, peer) else {
             return Err(ErrorReply::signed(400, &key));
         };
-        if !(CHANNEL_MIN..=CHANNEL_MAX).contains(&channel) {
+        // RFC 8656 §11.2 (or RFC 5766 §11.2 when configured): the channel number range.
+        let max = if self.config.rfc5766_channels {
+            CHANNEL_MAX_RFC5766
+        } else {
+            CHANNEL_MAX
+        };
+        if !(CHANNEL_MIN..=max).contains(&channel) {
             return Err(ErrorReply::signed(400, &key));
         }
         self.check_peer(&req.ft, peer, &key)?;
