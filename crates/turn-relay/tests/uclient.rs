@@ -7,7 +7,7 @@ use std::net::UdpSocket as StdUdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use turn_proto::server::ServerConfig;
 
@@ -53,10 +53,21 @@ async fn run_uclient(
     limit: u32,
     args: &[&str],
 ) -> (String, bool, turn_proto::server::Stats) {
-    let listener = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    // UDP and TCP on the same port number, like 3478.
+    let (udp, tcp) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)).await {
+            break (udp, tcp);
+        }
+    };
+    let port = udp.local_addr().unwrap().port();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let relay = tokio::spawn(turn_relay::run_udp(listener, config, stop_rx));
+    let listeners = turn_relay::Listeners {
+        udp: Some(udp),
+        tcp: Some(tcp),
+    };
+    let relay = tokio::spawn(turn_relay::run(listeners, config, stop_rx));
     let peer_port = free_udp_port();
     let _peer = Reaper(
         Command::new("turnutils_peer")
@@ -145,6 +156,23 @@ async fn uclient_relays_send_indications_with_rest_credentials() {
     assert_eq!(lost_packets(&out), Some(0), "{out}");
     assert!(stats.to_peer_packets >= 20, "{stats:?}");
     assert!(stats.to_client_packets >= 20, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uclient_relays_over_tcp_to_the_server() {
+    let (out, ok, stats) = run_uclient(
+        config(None),
+        60,
+        &[
+            "-t", "-u", "turnuser", "-w", "turnpass", "-n", "20", "-m", "2", "-l", "101", "-z", "5",
+        ],
+    )
+    .await;
+    assert!(ok, "uclient failed:\n{out}");
+    assert_eq!(lost_packets(&out), Some(0), "{out}");
+    assert!(stats.allocations_created >= 2, "{stats:?}");
+    assert!(stats.to_peer_packets >= 40, "{stats:?}");
+    assert!(stats.to_client_packets >= 40, "{stats:?}");
 }
 
 /// Why the default amplification factor is 3, not 1: uclient's first Allocate is smaller than
