@@ -5,8 +5,10 @@
 //! It wakes at the core's deadline, and after each input binds/closes relay sockets, writes
 //! what the core queued, and closes connections the core gave up on.
 //!
-//! Scope today: TURN over UDP and TCP (RFC 8656 framing, or MS-TURN framing when the first
-//! byte says so) with UDP relaying. The shared 443 listener (TLS, pseudo-TLS) comes next.
+//! Listeners: TURN over UDP, TURN over TCP (RFC 8656 framing, or MS-TURN framing when the
+//! first bytes say so), and the shared 443 port, where `turn_proto::classify` keeps TURN,
+//! MS-TURN and MS-TURN pseudo-TLS and hands TLS, SIP and HTTP connections to their services.
+//! Relaying is UDP.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,10 +17,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use turn_proto::channel::{Frame, Framing, StreamReader};
+use turn_proto::classify::{
+    MAX_PREFIX, PSEUDO_TLS_CLIENT_HELLO_LEN, Protocol, Verdict, classify, pseudo_tls_server_hello,
+};
 use turn_proto::server::{
     Event, FiveTuple, RelayBinder, RelayId, Server, ServerConfig, Stats, Transport, Via,
 };
@@ -43,6 +48,23 @@ pub struct Listeners {
     pub udp: Option<UdpSocket>,
     /// TURN over TCP (RFC 8656 §3.1), e.g. TCP 3478.
     pub tcp: Option<TcpListener>,
+    /// The shared port (TCP 443): TURN and MS-TURN (plain or pseudo-TLS) stay here, everything
+    /// else the classifier recognises goes to the [`Handoff`] queue.
+    pub mux: Option<(TcpListener, mpsc::Sender<Handoff>)>,
+}
+
+/// A connection on the shared port that belongs to another service (TLS for SIP/HTTPS, plain
+/// SIP, plain HTTP), with the bytes already read from it.
+#[derive(Debug)]
+pub struct Handoff {
+    /// What the first bytes said.
+    pub protocol: Protocol,
+    /// The connection.
+    pub stream: TcpStream,
+    /// Bytes read while classifying; they come first.
+    pub prefix: Vec<u8>,
+    /// The client's address.
+    pub client: SocketAddr,
 }
 
 /// Binds relay sockets with the standard library (synchronously, so the core learns at once
@@ -119,7 +141,7 @@ pub async fn run_udp(
 ) -> Result<Stats, RelayError> {
     let listeners = Listeners {
         udp: Some(listener),
-        tcp: None,
+        ..Listeners::default()
     };
     run(listeners, config, shutdown).await
 }
@@ -154,6 +176,9 @@ pub async fn run(
     let acceptor = listeners
         .tcp
         .map(|tcp| tokio::spawn(accept_loop(tcp, input_tx.clone())));
+    let mux = listeners
+        .mux
+        .map(|(tcp, handoff)| tokio::spawn(mux_loop(tcp, input_tx.clone(), handoff)));
     let mut relays: HashMap<RelayId, RelaySocket> = HashMap::new();
     let mut conns: HashMap<FiveTuple, Connection> = HashMap::new();
     let mut buf = vec![0u8; 65536];
@@ -242,7 +267,7 @@ pub async fn run(
             }
         }
     }
-    if let Some(a) = acceptor {
+    for a in [acceptor, mux].into_iter().flatten() {
         a.abort();
     }
     for (_, r) in relays.drain() {
@@ -263,24 +288,149 @@ async fn accept_loop(listener: TcpListener, input: mpsc::Sender<Input>) {
         let Ok((stream, client)) = listener.accept().await else {
             continue;
         };
-        let _ = stream.set_nodelay(true);
         let ft = FiveTuple {
             client,
             server: local,
             transport: Transport::Tcp,
         };
-        let (read_half, write_half) = stream.into_split();
-        let (writer_tx, writer_rx) = mpsc::channel::<Vec<u8>>(1024);
-        tokio::spawn(write_loop(write_half, writer_rx));
-        let reader = tokio::spawn(read_loop(read_half, ft, input.clone()));
-        if input
-            .send(Input::Accepted(ft, writer_tx, reader))
-            .await
-            .is_err()
-        {
+        if !spawn_connection(stream, ft, Vec::new(), None, &input).await {
             return;
         }
     }
+}
+
+/// Registers a TURN connection with the core, then starts reading it (after the core knows
+/// it, so no answer can outrun the registration). `false` once the core is gone.
+async fn spawn_connection(
+    stream: TcpStream,
+    ft: FiveTuple,
+    prefix: Vec<u8>,
+    framing: Option<Framing>,
+    input: &mpsc::Sender<Input>,
+) -> bool {
+    let _ = stream.set_nodelay(true);
+    let (read_half, write_half) = stream.into_split();
+    let (writer_tx, writer_rx) = mpsc::channel::<Vec<u8>>(1024);
+    tokio::spawn(write_loop(write_half, writer_rx));
+    let (go_tx, go_rx) = oneshot::channel::<()>();
+    let reader_input = input.clone();
+    let reader = tokio::spawn(async move {
+        if go_rx.await.is_ok() {
+            read_loop(read_half, ft, prefix, framing, reader_input).await;
+        }
+    });
+    if input
+        .send(Input::Accepted(ft, writer_tx, reader))
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let _ = go_tx.send(());
+    true
+}
+
+/// How long a client on the shared port may take to say what it speaks.
+const CLASSIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts connections on the shared port and classifies each in its own task.
+async fn mux_loop(
+    listener: TcpListener,
+    input: mpsc::Sender<Input>,
+    handoff: mpsc::Sender<Handoff>,
+) {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
+    loop {
+        let Ok((stream, client)) = listener.accept().await else {
+            continue;
+        };
+        let input = input.clone();
+        let handoff = handoff.clone();
+        tokio::spawn(mux_connection(stream, client, local, input, handoff));
+    }
+}
+
+/// Reads at most [`MAX_PREFIX`] bytes (for at most [`CLASSIFY_TIMEOUT`]), then routes the
+/// connection: TURN/MS-TURN to the core, the rest to the hand-off queue, unknown input closed.
+async fn mux_connection(
+    mut stream: TcpStream,
+    client: SocketAddr,
+    local: SocketAddr,
+    input: mpsc::Sender<Input>,
+    handoff: mpsc::Sender<Handoff>,
+) {
+    let mut prefix = Vec::with_capacity(MAX_PREFIX);
+    let read_prefix = async {
+        let mut buf = [0u8; MAX_PREFIX];
+        loop {
+            let room = MAX_PREFIX.saturating_sub(prefix.len()).max(1);
+            let n = match stream.read(buf.get_mut(..room).unwrap_or_default()).await {
+                Ok(0) | Err(_) => return Verdict::Reject,
+                Ok(n) => n,
+            };
+            prefix.extend_from_slice(buf.get(..n).unwrap_or_default());
+            match classify(&prefix) {
+                Verdict::NeedMore => continue,
+                v => return v,
+            }
+        }
+    };
+    let verdict = tokio::time::timeout(CLASSIFY_TIMEOUT, read_prefix)
+        .await
+        .unwrap_or(Verdict::Reject);
+    let ft = FiveTuple {
+        client,
+        server: local,
+        transport: Transport::Tcp,
+    };
+    match verdict {
+        Verdict::Is(Protocol::MsTurnPseudoTls) => {
+            // [MS-TURN] pseudo-TLS: ServerHello + ServerHelloDone in one record, then framed
+            // MS-TURN in clear (MS-SIP.md §7.3).
+            let hello = pseudo_tls_server_hello(&random32(), &random32());
+            if stream.write_all(&hello).await.is_err() {
+                return;
+            }
+            let rest = prefix
+                .get(PSEUDO_TLS_CLIENT_HELLO_LEN..)
+                .unwrap_or_default()
+                .to_vec();
+            spawn_connection(stream, ft, rest, Some(Framing::MsTurn), &input).await;
+        }
+        Verdict::Is(Protocol::StunTcp) => {
+            spawn_connection(stream, ft, prefix, Some(Framing::Stun), &input).await;
+        }
+        Verdict::Is(Protocol::MsTurnTcp) => {
+            spawn_connection(stream, ft, prefix, Some(Framing::MsTurn), &input).await;
+        }
+        Verdict::Is(protocol) => {
+            let _ = handoff
+                .send(Handoff {
+                    protocol,
+                    stream,
+                    prefix,
+                    client,
+                })
+                .await;
+        }
+        // Unknown or undecided within the bound: a clean close.
+        Verdict::Reject | Verdict::NeedMore => {
+            let _ = stream.shutdown().await;
+        }
+    }
+}
+
+/// 32 bytes for the pseudo-TLS hello fields clients ignore (not secret; any value works).
+fn random32() -> [u8; 32] {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&state.hash_one(i).to_le_bytes());
+    }
+    out
 }
 
 /// Writes queued frames until the queue closes, then shuts the connection down.
@@ -296,36 +446,42 @@ async fn write_loop(
     let _ = stream.shutdown().await;
 }
 
-/// Reads a client connection, splits frames and forwards them; reports the end.
+/// Reads a client connection (starting with `prefix`, already read), splits frames and
+/// forwards them; reports the end.
 async fn read_loop(
     mut stream: tokio::net::tcp::OwnedReadHalf,
     ft: FiveTuple,
+    prefix: Vec<u8>,
+    framing: Option<Framing>,
     input: mpsc::Sender<Input>,
 ) {
     let mut buf = vec![0u8; 65536];
-    let mut reader: Option<StreamReader> = None;
+    let mut reader = framing.map(StreamReader::new);
+    let mut pending = prefix;
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let chunk = buf.get(..n).unwrap_or_default();
-        // The first bytes choose the framing for the whole connection.
-        let r = reader.get_or_insert_with(|| StreamReader::new(framing_of(chunk)));
-        r.push(chunk);
-        loop {
-            let input_msg = match r.next_frame() {
-                None => break,
-                Some(Err(_)) => {
-                    let _ = input.send(Input::Closed(ft)).await;
+        if !pending.is_empty() {
+            // The first bytes choose the framing for the whole connection.
+            let r = reader.get_or_insert_with(|| StreamReader::new(framing_of(&pending)));
+            r.push(&pending);
+            pending.clear();
+            loop {
+                let msg = match r.next_frame() {
+                    None => break,
+                    Some(Err(_)) => {
+                        let _ = input.send(Input::Closed(ft)).await;
+                        return;
+                    }
+                    Some(Ok(Frame::Message(m))) => Input::Frame(ft, m.to_vec()),
+                    Some(Ok(Frame::MsData(d))) => Input::MsData(ft, d.to_vec()),
+                };
+                if input.send(msg).await.is_err() {
                     return;
                 }
-                Some(Ok(Frame::Message(m))) => Input::Frame(ft, m.to_vec()),
-                Some(Ok(Frame::MsData(d))) => Input::MsData(ft, d.to_vec()),
-            };
-            if input.send(input_msg).await.is_err() {
-                return;
             }
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
         }
     }
     let _ = input.send(Input::Closed(ft)).await;

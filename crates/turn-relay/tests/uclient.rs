@@ -66,6 +66,7 @@ async fn run_uclient(
     let listeners = turn_relay::Listeners {
         udp: Some(udp),
         tcp: Some(tcp),
+        mux: None,
     };
     let relay = tokio::spawn(turn_relay::run(listeners, config, stop_rx));
     let peer_port = free_udp_port();
