@@ -942,6 +942,19 @@ mod ms_turn {
     }
 
     #[test]
+    fn ms_turn_responses_echo_the_sequence_number() {
+        let mut h = tcp_harness();
+        let seq = Attribute::MsSequenceNumber {
+            connection_id: [0xc5; 20],
+            sequence: 7,
+        };
+        let req = ms_request(&mut h, Method::ALLOCATE, vec![seq.clone()]);
+        h.server.handle_client(h.now, h.ft, &req);
+        let (_, bytes) = unframe(&h.drain()[0].payload);
+        assert!(decode(&bytes).unwrap().attributes.contains(&seq));
+    }
+
+    #[test]
     fn ms_turn_allocate_over_tcp_is_framed_and_signed() {
         let mut h = tcp_harness();
         let relayed = ms_allocate(&mut h);

@@ -1455,6 +1455,13 @@ impl<B: RelayBinder> Server<B> {
             m.attributes.push(Attribute::MsMagicCookie);
         }
         m.attributes.extend(attrs);
+        // [MS-TURN] 3.2.5.1: responses should carry MS-Sequence Number; echo the client's.
+        if let Some(seq) = req.msg.find(|a| match a {
+            Attribute::MsSequenceNumber { .. } => Some(a.clone()),
+            _ => None,
+        }) {
+            m.attributes.push(seq);
+        }
         if key.is_some() {
             // SOFTWARE only in signed responses: unauthenticated ones stay small.
             if let Some(s) = &self.config.software {
