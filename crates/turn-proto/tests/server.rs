@@ -1260,3 +1260,27 @@ fn unredeemed_reservations_expire_and_free_the_port() {
     let req = h.request(Method::ALLOCATE, vec![Attribute::RequestedTransport(17)]);
     assert_eq!(relayed_of(&h.exchange(&req)).port(), 50001);
 }
+
+#[test]
+fn repeated_requests_do_not_grow_the_timer_heap() {
+    let mut h = Harness::new(config());
+    h.allocate();
+    for i in 0..200u16 {
+        let p = SocketAddr::new("198.51.100.77".parse().unwrap(), 1000 + i);
+        h.permit(p);
+        let req = h.request(Method::REFRESH, vec![Attribute::Lifetime(600)]);
+        assert_eq!(h.exchange(&req).class, Class::SuccessResponse);
+        h.now += Duration::from_millis(10);
+    }
+    assert!(
+        h.server.pending_timers() <= 3,
+        "{}",
+        h.server.pending_timers()
+    );
+    // Expiry still happens on time: permissions at ~300 s after the last refresh...
+    h.advance(301);
+    assert_eq!(h.send_indication(peer(), b"x"), vec![]);
+    // ...and the allocation 600 s after it.
+    h.advance(300);
+    assert_eq!(h.server.allocation_count(), 0);
+}

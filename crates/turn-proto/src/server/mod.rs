@@ -257,6 +257,8 @@ struct Allocation {
     channel_by_peer: FastMap<SocketAddr, u16>,
     /// [MS-TURN] Set Active Destination: where 0x03 data frames go.
     active_destination: Option<SocketAddr>,
+    /// The one timer-heap entry that counts for this allocation (others are stale).
+    scheduled: Option<Instant>,
 }
 
 impl Allocation {
@@ -563,6 +565,10 @@ impl<B: RelayBinder> Server<B> {
             let Some(alloc) = self.allocations.get_mut(&ft) else {
                 continue;
             };
+            if alloc.scheduled != Some(t) {
+                // Superseded by an earlier deadline, or left by an earlier allocation.
+                continue;
+            }
             if alloc.expires <= now {
                 self.remove_allocation(ft, CloseReason::Expired);
                 continue;
@@ -581,8 +587,25 @@ impl<B: RelayBinder> Server<B> {
                 }
             }
             let next = alloc.next_deadline(now);
+            alloc.scheduled = Some(next);
             self.timers.push(Reverse((next, ft)));
         }
+    }
+
+    /// Makes sure the allocation is looked at by `at`: one live heap entry per allocation,
+    /// pushed only when the deadline moves earlier (so requests cannot grow the heap).
+    fn schedule(&mut self, ft: FiveTuple, at: Instant) {
+        if let Some(alloc) = self.allocations.get_mut(&ft) {
+            if alloc.scheduled.is_none_or(|s| at < s) {
+                alloc.scheduled = Some(at);
+                self.timers.push(Reverse((at, ft)));
+            }
+        }
+    }
+
+    /// Entries in the timer heap (live and stale); for diagnostics and tests.
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
     }
 
     /// Counts input that is not STUN; a stream that carried it is asked to close.
@@ -1009,11 +1032,12 @@ impl<B: RelayBinder> Server<B> {
                 channels: FastMap::with_hasher(self.hash_seed),
                 channel_by_peer: FastMap::with_hasher(self.hash_seed),
                 active_destination: None,
+                scheduled: None,
             },
         );
         self.by_relay.insert(relay, req.ft);
         *self.per_user.entry(username.clone()).or_insert(0) += 1;
-        self.timers.push(Reverse((expires, req.ft)));
+        self.schedule(req.ft, expires);
         self.stats.allocations_created += 1;
         self.events.push_back(Event::AllocationCreated {
             five_tuple: req.ft,
@@ -1173,7 +1197,7 @@ impl<B: RelayBinder> Server<B> {
             return Err(ErrorReply::signed(437, key));
         };
         alloc.expires = now + lifetime;
-        self.timers.push(Reverse((now + lifetime, req.ft)));
+        self.schedule(req.ft, now + lifetime);
         self.respond(
             req,
             Class::SuccessResponse,
@@ -1239,7 +1263,7 @@ impl<B: RelayBinder> Server<B> {
                 alloc.permissions.insert(peer.ip().to_canonical(), expires);
             }
         }
-        self.timers.push(Reverse((expires, req.ft)));
+        self.schedule(req.ft, expires);
         self.respond(req, Class::SuccessResponse, Vec::new(), Some(&key));
         Ok(())
     }
@@ -1299,8 +1323,7 @@ impl<B: RelayBinder> Server<B> {
         alloc
             .permissions
             .insert(peer.ip().to_canonical(), perm_expires);
-        self.timers
-            .push(Reverse((perm_expires.min(chan_expires), req.ft)));
+        self.schedule(req.ft, perm_expires.min(chan_expires));
         self.respond(req, Class::SuccessResponse, Vec::new(), Some(&key));
         Ok(())
     }
@@ -1397,7 +1420,7 @@ impl<B: RelayBinder> Server<B> {
         alloc.permissions.insert(dest.ip().to_canonical(), expires);
         let via = Via::Relay(alloc.relay);
         if refresh_timer {
-            self.timers.push(Reverse((expires, req.ft)));
+            self.schedule(req.ft, expires);
         }
         self.send_to_peer(via, dest, data);
     }
@@ -1426,7 +1449,7 @@ impl<B: RelayBinder> Server<B> {
                 alloc.permissions.insert(d.ip().to_canonical(), expires);
             }
         }
-        self.timers.push(Reverse((expires, req.ft)));
+        self.schedule(req.ft, expires);
         self.respond(req, Class::SuccessResponse, Vec::new(), Some(&key));
         Ok(())
     }
