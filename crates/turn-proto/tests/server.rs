@@ -1284,3 +1284,39 @@ fn repeated_requests_do_not_grow_the_timer_heap() {
     h.advance(300);
     assert_eq!(h.server.allocation_count(), 0);
 }
+
+#[test]
+fn the_relay_never_relays_to_itself_and_permissions_have_a_quota() {
+    let mut c = config();
+    c.denied_peers = Vec::new();
+    c.max_permissions_per_allocation = 2;
+    let mut h = Harness::new(c);
+    h.allocate();
+    let own = h.request(
+        Method::CREATE_PERMISSION,
+        vec![Attribute::XorPeerAddress(
+            "203.0.113.1:50001".parse().unwrap(),
+        )],
+    );
+    assert_eq!(error_code(&h.exchange(&own)), Some(403));
+    // A permission for the relay's IP on a port outside the relay range is allowed, but
+    // Send indications into the relay range are still dropped.
+    h.permit("203.0.113.1:3478".parse().unwrap());
+    assert_eq!(
+        h.send_indication("203.0.113.1:50003".parse().unwrap(), b"loop"),
+        vec![]
+    );
+    assert_eq!(
+        h.send_indication("203.0.113.1:3478".parse().unwrap(), b"ok")
+            .len(),
+        1
+    );
+    h.permit("198.51.100.2:1".parse().unwrap());
+    // Refreshing an existing one is fine, a third one is over the quota.
+    h.permit("198.51.100.2:9".parse().unwrap());
+    let third = h.request(
+        Method::CREATE_PERMISSION,
+        vec![Attribute::XorPeerAddress("198.51.100.3:1".parse().unwrap())],
+    );
+    assert_eq!(error_code(&h.exchange(&third)), Some(508));
+}

@@ -200,6 +200,8 @@ pub struct ServerConfig {
     /// at 1, coturn's `turnutils_uclient` never receives its 401 (its first Allocate is smaller
     /// than the challenge) and cannot allocate; see turn-relay's end-to-end tests.
     pub amplification_factor: usize,
+    /// Permissions one allocation may hold (then CreatePermission gets 508).
+    pub max_permissions_per_allocation: usize,
     /// Accept ChannelBind for 0x5000..=0x7FFF too (RFC 5766's range, which clients such as
     /// coturn's `turnutils_uclient` still use); RFC 8656 §11.2 allows only 0x4000..=0x4FFF.
     pub rfc5766_channels: bool,
@@ -225,6 +227,7 @@ impl ServerConfig {
             max_allocations_per_user: 100,
             denied_peers: Vec::new(),
             amplification_factor: 3,
+            max_permissions_per_allocation: 1000,
             rfc5766_channels: true,
         }
     }
@@ -1207,11 +1210,24 @@ impl<B: RelayBinder> Server<B> {
         Ok(())
     }
 
+    /// Denied ranges, and the relay's own relayed addresses.
     fn peer_denied(&self, peer: SocketAddr) -> bool {
-        self.config
-            .denied_peers
-            .iter()
-            .any(|r| r.contains(peer.ip()))
+        self.is_own_relay(peer)
+            || self
+                .config
+                .denied_peers
+                .iter()
+                .any(|r| r.contains(peer.ip()))
+    }
+
+    /// Whether `peer` is one of this server's relayed addresses: relaying from one allocation
+    /// into another would loop traffic through the server (RFC 8656 §21.2.2). Permissions are
+    /// per IP, so the data path checks this too.
+    fn is_own_relay(&self, peer: SocketAddr) -> bool {
+        let ip = peer.ip().to_canonical();
+        let own_ip = self.config.relay_ipv4.map(IpAddr::from) == Some(ip)
+            || self.config.relay_ipv6.map(IpAddr::from) == Some(ip);
+        own_ip && self.config.relay_ports.contains(&peer.port())
     }
 
     /// Checks a peer address against the allocation's family (443) and the deny list (403).
@@ -1258,7 +1274,16 @@ impl<B: RelayBinder> Server<B> {
             self.check_peer(&req.ft, *peer, &key)?;
         }
         let expires = now + self.config.permission_lifetime;
+        let limit = self.config.max_permissions_per_allocation;
         if let Some(alloc) = self.allocations.get_mut(&req.ft) {
+            // A quota on permissions: each one is a table entry kept for 5 minutes.
+            let new = peers
+                .iter()
+                .filter(|p| !alloc.permissions.contains_key(&p.ip().to_canonical()))
+                .count();
+            if alloc.permissions.len() + new > limit {
+                return Err(ErrorReply::signed(508, &key));
+            }
             for peer in peers {
                 alloc.permissions.insert(peer.ip().to_canonical(), expires);
             }
@@ -1384,7 +1409,7 @@ impl<B: RelayBinder> Server<B> {
             self.stats.dropped_malformed += 1;
             return;
         };
-        if !alloc.permitted(peer.ip(), now) {
+        if !alloc.permitted(peer.ip(), now) || self.is_own_relay(peer) {
             self.stats.dropped_no_permission += 1;
             return;
         }
