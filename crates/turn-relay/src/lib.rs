@@ -48,23 +48,109 @@ pub struct Listeners {
     pub udp: Option<UdpSocket>,
     /// TURN over TCP (RFC 8656 §3.1), e.g. TCP 3478.
     pub tcp: Option<TcpListener>,
-    /// The shared port (TCP 443): TURN and MS-TURN (plain or pseudo-TLS) stay here, everything
-    /// else the classifier recognises goes to the [`Handoff`] queue.
-    pub mux: Option<(TcpListener, mpsc::Sender<Handoff>)>,
+    /// The shared port (TCP 443); see [`Mux`].
+    pub mux: Option<Mux>,
 }
 
-/// A connection on the shared port that belongs to another service (TLS for SIP/HTTPS, plain
-/// SIP, plain HTTP), with the bytes already read from it.
+/// The shared port: TURN and MS-TURN (plain or pseudo-TLS) stay with the relay; with a TLS
+/// config, TLS is terminated here and what is inside (SIP, HTTP, or TURN over TLS) is routed
+/// the same way; SIP and HTTP go to the [`Handoff`] queue; anything else is closed.
+#[derive(Debug)]
+pub struct Mux {
+    /// The listening socket.
+    pub listener: TcpListener,
+    /// Where SIP and HTTP connections (and TLS ones, without a TLS config) go.
+    pub handoff: mpsc::Sender<Handoff>,
+    /// The edge certificate and key; `None` hands TLS connections off undecrypted.
+    pub tls: Option<Arc<ServerConfig443>>,
+}
+
+/// The TLS server configuration of the shared port (rustls).
+pub type ServerConfig443 = tokio_rustls::rustls::ServerConfig;
+
+/// A connection handed to another service.
+#[derive(Debug)]
+pub enum MuxStream {
+    /// Plain TCP (plain SIP or HTTP, or TLS when the mux does not terminate it).
+    Plain(TcpStream),
+    /// TLS terminated by the mux; reads and writes are plaintext.
+    Tls(Box<tokio_rustls::server::TlsStream<Prefixed<TcpStream>>>),
+}
+
+/// A connection on the shared port that belongs to another service, with the bytes already
+/// read from it (plaintext for [`MuxStream::Tls`]).
 #[derive(Debug)]
 pub struct Handoff {
-    /// What the first bytes said.
+    /// What the (inner, for TLS) first bytes said.
     pub protocol: Protocol,
     /// The connection.
-    pub stream: TcpStream,
-    /// Bytes read while classifying; they come first.
+    pub stream: MuxStream,
+    /// Bytes read while classifying; they come before anything read from `stream`.
     pub prefix: Vec<u8>,
     /// The client's address.
     pub client: SocketAddr,
+}
+
+/// A stream that first yields bytes already read from it (so a TLS handshake can start from
+/// a ClientHello the classifier consumed).
+#[derive(Debug)]
+pub struct Prefixed<S> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    /// `prefix` is read before `inner`.
+    pub fn new(prefix: Vec<u8>, inner: S) -> Self {
+        Self {
+            prefix,
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = &mut *self;
+        let rest = this.prefix.get(this.pos..).unwrap_or_default();
+        if !rest.is_empty() {
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(rest.get(..n).unwrap_or_default());
+            this.pos += n;
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Binds relay sockets with the standard library (synchronously, so the core learns at once
@@ -178,7 +264,7 @@ pub async fn run(
         .map(|tcp| tokio::spawn(accept_loop(tcp, input_tx.clone())));
     let mux = listeners
         .mux
-        .map(|(tcp, handoff)| tokio::spawn(mux_loop(tcp, input_tx.clone(), handoff)));
+        .map(|mux| tokio::spawn(mux_loop(mux, input_tx.clone())));
     let mut relays: HashMap<RelayId, RelaySocket> = HashMap::new();
     let mut conns: HashMap<FiveTuple, Connection> = HashMap::new();
     let mut buf = vec![0u8; 65536];
@@ -293,6 +379,7 @@ async fn accept_loop(listener: TcpListener, input: mpsc::Sender<Input>) {
             server: local,
             transport: Transport::Tcp,
         };
+        let _ = stream.set_nodelay(true);
         if !spawn_connection(stream, ft, Vec::new(), None, &input).await {
             return;
         }
@@ -301,15 +388,17 @@ async fn accept_loop(listener: TcpListener, input: mpsc::Sender<Input>) {
 
 /// Registers a TURN connection with the core, then starts reading it (after the core knows
 /// it, so no answer can outrun the registration). `false` once the core is gone.
-async fn spawn_connection(
-    stream: TcpStream,
+async fn spawn_connection<S>(
+    stream: S,
     ft: FiveTuple,
     prefix: Vec<u8>,
     framing: Option<Framing>,
     input: &mpsc::Sender<Input>,
-) -> bool {
-    let _ = stream.set_nodelay(true);
-    let (read_half, write_half) = stream.into_split();
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (read_half, write_half) = tokio::io::split(stream);
     let (writer_tx, writer_rx) = mpsc::channel::<Vec<u8>>(1024);
     tokio::spawn(write_loop(write_half, writer_rx));
     let (go_tx, go_rx) = oneshot::channel::<()>();
@@ -334,35 +423,48 @@ async fn spawn_connection(
 const CLASSIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Accepts connections on the shared port and classifies each in its own task.
-async fn mux_loop(
-    listener: TcpListener,
-    input: mpsc::Sender<Input>,
-    handoff: mpsc::Sender<Handoff>,
-) {
-    let Ok(local) = listener.local_addr() else {
+async fn mux_loop(mux: Mux, input: mpsc::Sender<Input>) {
+    let Ok(local) = mux.listener.local_addr() else {
         return;
     };
+    let acceptor = mux.tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
-        let Ok((stream, client)) = listener.accept().await else {
+        let Ok((stream, client)) = mux.listener.accept().await else {
             continue;
         };
-        let input = input.clone();
-        let handoff = handoff.clone();
-        tokio::spawn(mux_connection(stream, client, local, input, handoff));
+        let _ = stream.set_nodelay(true);
+        let route = Route {
+            client,
+            local,
+            input: input.clone(),
+            handoff: mux.handoff.clone(),
+        };
+        tokio::spawn(mux_connection(stream, route, acceptor.clone()));
     }
 }
 
-/// Reads at most [`MAX_PREFIX`] bytes (for at most [`CLASSIFY_TIMEOUT`]), then routes the
-/// connection: TURN/MS-TURN to the core, the rest to the hand-off queue, unknown input closed.
-async fn mux_connection(
-    mut stream: TcpStream,
+/// Where a classified connection can go.
+struct Route {
     client: SocketAddr,
     local: SocketAddr,
     input: mpsc::Sender<Input>,
     handoff: mpsc::Sender<Handoff>,
-) {
+}
+
+impl Route {
+    fn five_tuple(&self, transport: Transport) -> FiveTuple {
+        FiveTuple {
+            client: self.client,
+            server: self.local,
+            transport,
+        }
+    }
+}
+
+/// Reads until [`classify`] decides, at most [`MAX_PREFIX`] bytes and [`CLASSIFY_TIMEOUT`].
+async fn read_prefix<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> (Verdict, Vec<u8>) {
     let mut prefix = Vec::with_capacity(MAX_PREFIX);
-    let read_prefix = async {
+    let read = async {
         let mut buf = [0u8; MAX_PREFIX];
         loop {
             let room = MAX_PREFIX.saturating_sub(prefix.len()).max(1);
@@ -377,14 +479,20 @@ async fn mux_connection(
             }
         }
     };
-    let verdict = tokio::time::timeout(CLASSIFY_TIMEOUT, read_prefix)
+    let verdict = tokio::time::timeout(CLASSIFY_TIMEOUT, read)
         .await
         .unwrap_or(Verdict::Reject);
-    let ft = FiveTuple {
-        client,
-        server: local,
-        transport: Transport::Tcp,
-    };
+    (verdict, prefix)
+}
+
+/// Routes one connection of the shared port by its first bytes.
+async fn mux_connection(
+    mut stream: TcpStream,
+    route: Route,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let (verdict, prefix) = read_prefix(&mut stream).await;
+    let ft = route.five_tuple(Transport::Tcp);
     match verdict {
         Verdict::Is(Protocol::MsTurnPseudoTls) => {
             // [MS-TURN] pseudo-TLS: ServerHello + ServerHelloDone in one record, then framed
@@ -397,29 +505,69 @@ async fn mux_connection(
                 .get(PSEUDO_TLS_CLIENT_HELLO_LEN..)
                 .unwrap_or_default()
                 .to_vec();
-            spawn_connection(stream, ft, rest, Some(Framing::MsTurn), &input).await;
+            spawn_connection(stream, ft, rest, Some(Framing::MsTurn), &route.input).await;
         }
         Verdict::Is(Protocol::StunTcp) => {
-            spawn_connection(stream, ft, prefix, Some(Framing::Stun), &input).await;
+            spawn_connection(stream, ft, prefix, Some(Framing::Stun), &route.input).await;
         }
         Verdict::Is(Protocol::MsTurnTcp) => {
-            spawn_connection(stream, ft, prefix, Some(Framing::MsTurn), &input).await;
+            spawn_connection(stream, ft, prefix, Some(Framing::MsTurn), &route.input).await;
         }
+        Verdict::Is(Protocol::Tls) => match acceptor {
+            Some(acceptor) => {
+                let Ok(Ok(tls)) = tokio::time::timeout(
+                    CLASSIFY_TIMEOUT,
+                    acceptor.accept(Prefixed::new(prefix, stream)),
+                )
+                .await
+                else {
+                    return;
+                };
+                inside_tls(tls, route).await;
+            }
+            None => handoff(&route, Protocol::Tls, MuxStream::Plain(stream), prefix).await,
+        },
         Verdict::Is(protocol) => {
-            let _ = handoff
-                .send(Handoff {
-                    protocol,
-                    stream,
-                    prefix,
-                    client,
-                })
-                .await;
+            handoff(&route, protocol, MuxStream::Plain(stream), prefix).await;
         }
         // Unknown or undecided within the bound: a clean close.
         Verdict::Reject | Verdict::NeedMore => {
             let _ = stream.shutdown().await;
         }
     }
+}
+
+/// Routes a terminated TLS connection by its first plaintext bytes: TURN over TLS to the
+/// relay, SIP and HTTP to their services, anything else closed.
+async fn inside_tls(mut tls: tokio_rustls::server::TlsStream<Prefixed<TcpStream>>, route: Route) {
+    let (verdict, prefix) = read_prefix(&mut tls).await;
+    let ft = route.five_tuple(Transport::Tls);
+    match verdict {
+        Verdict::Is(Protocol::StunTcp) => {
+            spawn_connection(tls, ft, prefix, Some(Framing::Stun), &route.input).await;
+        }
+        Verdict::Is(Protocol::MsTurnTcp) => {
+            spawn_connection(tls, ft, prefix, Some(Framing::MsTurn), &route.input).await;
+        }
+        Verdict::Is(protocol @ (Protocol::Sip | Protocol::Http)) => {
+            handoff(&route, protocol, MuxStream::Tls(Box::new(tls)), prefix).await;
+        }
+        _ => {
+            let _ = tls.shutdown().await;
+        }
+    }
+}
+
+async fn handoff(route: &Route, protocol: Protocol, stream: MuxStream, prefix: Vec<u8>) {
+    let _ = route
+        .handoff
+        .send(Handoff {
+            protocol,
+            stream,
+            prefix,
+            client: route.client,
+        })
+        .await;
 }
 
 /// 32 bytes for the pseudo-TLS hello fields clients ignore (not secret; any value works).
@@ -434,8 +582,8 @@ fn random32() -> [u8; 32] {
 }
 
 /// Writes queued frames until the queue closes, then shuts the connection down.
-async fn write_loop(
-    mut stream: tokio::net::tcp::OwnedWriteHalf,
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
+    mut stream: W,
     mut queue: mpsc::Receiver<Vec<u8>>,
 ) {
     while let Some(bytes) = queue.recv().await {
@@ -448,8 +596,8 @@ async fn write_loop(
 
 /// Reads a client connection (starting with `prefix`, already read), splits frames and
 /// forwards them; reports the end.
-async fn read_loop(
-    mut stream: tokio::net::tcp::OwnedReadHalf,
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+    mut stream: R,
     ft: FiveTuple,
     prefix: Vec<u8>,
     framing: Option<Framing>,

@@ -1,8 +1,9 @@
 //! The shared 443 port: MS-TURN pseudo-TLS and plain TURN reach the relay; TLS, SIP and HTTP
 //! are handed to their services with the bytes already read; anything else is closed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,7 +13,7 @@ use turn_proto::channel::{MsFrameType, encode_ms_frame};
 use turn_proto::classify::Protocol;
 use turn_proto::server::ServerConfig;
 use turn_proto::{Attribute, Class, Message, Method, TransactionId, decode};
-use turn_relay::{Handoff, Listeners};
+use turn_relay::{Handoff, Listeners, Mux as MuxConfig, MuxStream, ServerConfig443};
 
 struct Mux {
     addr: SocketAddr,
@@ -21,6 +22,10 @@ struct Mux {
 }
 
 async fn start() -> Mux {
+    start_with(None).await
+}
+
+async fn start_with(tls: Option<Arc<ServerConfig443>>) -> Mux {
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     let (handoff_tx, handoff) = mpsc::channel(8);
@@ -29,7 +34,11 @@ async fn start() -> Mux {
     config.relay_ipv4 = Some("127.0.0.1".parse().unwrap());
     let (stop, stop_rx) = watch::channel(false);
     let listeners = Listeners {
-        mux: Some((tcp, handoff_tx)),
+        mux: Some(MuxConfig {
+            listener: tcp,
+            handoff: handoff_tx,
+            tls,
+        }),
         ..Listeners::default()
     };
     tokio::spawn(turn_relay::run(listeners, config, stop_rx));
@@ -145,7 +154,9 @@ async fn tls_sip_and_http_are_handed_off_with_their_first_bytes() {
         assert_eq!(h.client, s.local_addr().unwrap());
         // Everything read so far is handed over, and the stream continues after it.
         assert!(bytes.starts_with(&h.prefix), "{protocol:?}");
-        let mut stream = h.stream;
+        let MuxStream::Plain(mut stream) = h.stream else {
+            panic!("without a TLS config nothing is decrypted");
+        };
         s.write_all(b"more").await.unwrap();
         let rest_len = bytes.len() - h.prefix.len() + 4;
         let mut rest = vec![0u8; rest_len];
@@ -165,4 +176,103 @@ async fn unknown_protocols_are_closed() {
         .unwrap()
         .unwrap_or(0);
     assert_eq!(n, 0, "expected a clean close");
+}
+
+/// A self-signed edge certificate for `edge.example.test`, as server and client configs.
+fn tls_pair() -> (Arc<ServerConfig443>, tokio_rustls::TlsConnector) {
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    let certified = rcgen::generate_simple_self_signed(vec!["edge.example.test".into()]).unwrap();
+    let cert_der = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let server = ServerConfig443::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key)
+        .unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(cert_der).unwrap();
+    let client = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (
+        Arc::new(server),
+        tokio_rustls::TlsConnector::from(Arc::new(client)),
+    )
+}
+
+async fn tls_connect(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("edge.example.test").unwrap();
+    connector.connect(name, tcp).await.unwrap()
+}
+
+/// The 443 proof: TLS with SIP inside, TLS with HTTP inside, and MS-TURN pseudo-TLS,
+/// on one port, each reaching its handler; plus TURN over TLS reaching the relay.
+#[tokio::test]
+async fn one_port_three_protocols_with_tls_terminated() {
+    let (server_tls, connector) = tls_pair();
+    let mut mux = start_with(Some(server_tls)).await;
+    for (request, protocol, reply) in [
+        (
+            &b"REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/TLS x\r\n\r\n"[..],
+            Protocol::Sip,
+            &b"SIP/2.0 200 OK\r\n\r\n"[..],
+        ),
+        (
+            &b"GET /meet HTTP/1.1\r\nHost: edge.example.test\r\n\r\n"[..],
+            Protocol::Http,
+            &b"HTTP/1.1 204 No Content\r\n\r\n"[..],
+        ),
+    ] {
+        let mut client = tls_connect(&connector, mux.addr).await;
+        client.write_all(request).await.unwrap();
+        let h = tokio::time::timeout(Duration::from_secs(5), mux.handoff.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.protocol, protocol);
+        assert!(
+            request.starts_with(&h.prefix),
+            "{protocol:?}: plaintext prefix"
+        );
+        let MuxStream::Tls(mut stream) = h.stream else {
+            panic!("{protocol:?} should arrive decrypted");
+        };
+        // The handler answers over the same TLS session.
+        stream.write_all(reply).await.unwrap();
+        stream.flush().await.unwrap();
+        let got = read_exact_tls(&mut client, reply.len()).await;
+        assert_eq!(got, reply);
+    }
+    // MS-TURN pseudo-TLS still reaches the relay on the same port.
+    let mut s = TcpStream::connect(mux.addr).await.unwrap();
+    s.write_all(&pseudo_tls_hello()).await.unwrap();
+    assert_eq!(read_exact(&mut s, 83).await[5], 0x02);
+    // And TURN over TLS (RFC 8656 §3.1) reaches the relay too.
+    let mut client = tls_connect(&connector, mux.addr).await;
+    let req = Message::new(
+        Class::Request,
+        Method::BINDING,
+        TransactionId::Stun([4; 12]),
+    )
+    .encode(None)
+    .unwrap();
+    client.write_all(&req).await.unwrap();
+    let resp = decode(&read_exact_tls(&mut client, 32).await).unwrap();
+    assert_eq!(resp.class, Class::SuccessResponse);
+    assert_eq!(resp.transaction_id, TransactionId::Stun([4; 12]));
+}
+
+async fn read_exact_tls(s: &mut tokio_rustls::client::TlsStream<TcpStream>, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    buf
 }
