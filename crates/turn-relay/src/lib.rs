@@ -247,7 +247,22 @@ async fn recv_udp(
 pub async fn run(
     listeners: Listeners,
     config: ServerConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Stats, RelayError> {
+    let (metrics, _) = watch::channel(Stats::default());
+    run_with_metrics(listeners, config, shutdown, metrics).await
+}
+
+/// How often [`run_with_metrics`] publishes the counters.
+const METRICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Like [`run`], publishing the core's counters on `metrics` (at most once a second, and at
+/// the end) for the admin service.
+pub async fn run_with_metrics(
+    listeners: Listeners,
+    config: ServerConfig,
     mut shutdown: watch::Receiver<bool>,
+    metrics: watch::Sender<Stats>,
 ) -> Result<Stats, RelayError> {
     let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
     let udp_local = match &listeners.udp {
@@ -268,6 +283,7 @@ pub async fn run(
     let mut relays: HashMap<RelayId, RelaySocket> = HashMap::new();
     let mut conns: HashMap<FiveTuple, Connection> = HashMap::new();
     let mut buf = vec![0u8; 65536];
+    let mut published = Instant::now();
     loop {
         let deadline = server.poll_timeout();
         let sleep = async {
@@ -314,6 +330,10 @@ pub async fn run(
             }
         }
         adopt_relays(&mut server, &mut relays, &input_tx);
+        if published.elapsed() >= METRICS_INTERVAL {
+            published = Instant::now();
+            metrics.send_replace(server.stats());
+        }
         while let Some(event) = server.poll_event() {
             match event {
                 Event::AllocationClosed { relay, .. } => {
@@ -362,6 +382,7 @@ pub async fn run(
     for (_, c) in conns.drain() {
         c.reader.abort();
     }
+    metrics.send_replace(server.stats());
     Ok(server.stats())
 }
 
@@ -428,8 +449,16 @@ async fn mux_loop(mux: Mux, input: mpsc::Sender<Input>) {
         return;
     };
     let acceptor = mux.tls.map(tokio_rustls::TlsAcceptor::from);
+    // Connections still being classified (each may take CLASSIFY_TIMEOUT): bounded, so a
+    // flood of silent connections cannot pile up tasks.
+    let classifying = Arc::new(tokio::sync::Semaphore::new(MAX_CLASSIFYING));
     loop {
         let Ok((stream, client)) = mux.listener.accept().await else {
+            continue;
+        };
+        let Ok(permit) = Arc::clone(&classifying).try_acquire_owned() else {
+            // Over the bound: close at once rather than queue.
+            drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -439,9 +468,15 @@ async fn mux_loop(mux: Mux, input: mpsc::Sender<Input>) {
             input: input.clone(),
             handoff: mux.handoff.clone(),
         };
-        tokio::spawn(mux_connection(stream, route, acceptor.clone()));
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            mux_connection(stream, route, acceptor, permit).await;
+        });
     }
 }
+
+/// Connections the shared port classifies at once.
+const MAX_CLASSIFYING: usize = 4096;
 
 /// Where a classified connection can go.
 struct Route {
@@ -485,13 +520,31 @@ async fn read_prefix<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> (Verdic
     (verdict, prefix)
 }
 
-/// Routes one connection of the shared port by its first bytes.
+/// Routes one connection of the shared port by its first bytes. The permit bounds
+/// connections under classification; TLS keeps it through the handshake and the inner bytes.
 async fn mux_connection(
     mut stream: TcpStream,
     route: Route,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let (verdict, prefix) = read_prefix(&mut stream).await;
+    match (verdict, acceptor) {
+        (Verdict::Is(Protocol::Tls), Some(acceptor)) => {
+            let handshake = acceptor.accept(Prefixed::new(prefix, stream));
+            if let Ok(Ok(tls)) = tokio::time::timeout(CLASSIFY_TIMEOUT, handshake).await {
+                inside_tls(tls, route, permit).await;
+            }
+        }
+        (verdict, _) => {
+            drop(permit);
+            route_plain(stream, route, verdict, prefix).await;
+        }
+    }
+}
+
+/// Routes a classified cleartext connection (TLS here only when the mux does not terminate it).
+async fn route_plain(mut stream: TcpStream, route: Route, verdict: Verdict, prefix: Vec<u8>) {
     let ft = route.five_tuple(Transport::Tcp);
     match verdict {
         Verdict::Is(Protocol::MsTurnPseudoTls) => {
@@ -513,20 +566,6 @@ async fn mux_connection(
         Verdict::Is(Protocol::MsTurnTcp) => {
             spawn_connection(stream, ft, prefix, Some(Framing::MsTurn), &route.input).await;
         }
-        Verdict::Is(Protocol::Tls) => match acceptor {
-            Some(acceptor) => {
-                let Ok(Ok(tls)) = tokio::time::timeout(
-                    CLASSIFY_TIMEOUT,
-                    acceptor.accept(Prefixed::new(prefix, stream)),
-                )
-                .await
-                else {
-                    return;
-                };
-                inside_tls(tls, route).await;
-            }
-            None => handoff(&route, Protocol::Tls, MuxStream::Plain(stream), prefix).await,
-        },
         Verdict::Is(protocol) => {
             handoff(&route, protocol, MuxStream::Plain(stream), prefix).await;
         }
@@ -539,8 +578,13 @@ async fn mux_connection(
 
 /// Routes a terminated TLS connection by its first plaintext bytes: TURN over TLS to the
 /// relay, SIP and HTTP to their services, anything else closed.
-async fn inside_tls(mut tls: tokio_rustls::server::TlsStream<Prefixed<TcpStream>>, route: Route) {
+async fn inside_tls(
+    mut tls: tokio_rustls::server::TlsStream<Prefixed<TcpStream>>,
+    route: Route,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
     let (verdict, prefix) = read_prefix(&mut tls).await;
+    drop(permit);
     let ft = route.five_tuple(Transport::Tls);
     match verdict {
         Verdict::Is(Protocol::StunTcp) => {
