@@ -8,6 +8,7 @@ use clap::Subcommand;
 mod diag;
 mod edge;
 mod voice;
+mod turn;
 
 /// The admin verbs.
 #[derive(Debug, Subcommand)]
@@ -22,6 +23,9 @@ pub enum CtlCommand {
     /// Enterprise Voice routing: test where a call goes and why.
     #[command(subcommand)]
     Voice(voice::VoiceCommand),
+    /// Media relay: ephemeral TURN credentials, decode captured STUN/TURN bytes.
+    #[command(subcommand)]
+    Turn(turn::TurnCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -34,5 +38,6 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
         CtlCommand::Diag(args) => diag::run(args),
         CtlCommand::Edge(cmd) => edge::run(cmd),
         CtlCommand::Voice(cmd) => voice::run(cmd),
+        CtlCommand::Turn(cmd) => turn::run(cmd),
     }
 }
