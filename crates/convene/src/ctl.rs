@@ -7,8 +7,8 @@ use clap::Subcommand;
 
 mod diag;
 mod edge;
-mod voice;
 mod turn;
+mod voice;
 
 /// The admin verbs.
 #[derive(Debug, Subcommand)]
