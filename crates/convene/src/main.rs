@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod ctl;
 mod sip;
+mod up;
 
 /// Convene: an open-source unified-communications server speaking Microsoft's SIP dialect.
 #[derive(Debug, Parser)]
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the server (all roles in one process; demo topology and dev certificates by default).
+    Up(up::UpArgs),
     /// Work on raw SIP messages: `convene sip check FILE…` parses and validates them.
     #[command(subcommand)]
     Sip(sip::SipCommand),
@@ -30,5 +33,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Ctl(cmd) => ctl::run(cmd),
         Command::Sip(cmd) => sip::run(cmd),
+        Command::Up(args) => up::run(args),
     }
 }

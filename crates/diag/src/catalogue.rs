@@ -596,4 +596,12 @@ catalogue! {
         fix: "Correct `edge_fqdn` of the domain in `[[edge.allowed_domains]]`, or remove it to accept any server the domain's SRV record names.",
         citation: CONVENE,
     }
+    /// 60007 (Convene)
+    REQUEST_NOT_SERVED_YET = {
+        id: 60007, status: 501, status_evidence: Chosen, header: Private,
+        reason: "This server does not serve this kind of request yet", params: &["method"],
+        meaning: "The server understood the request but the role that serves it (registrar, proxy, presence, focus) is not running in this deployment or build; RFC 3261 §21.5.2 501 Not Implemented.",
+        fix: "Send the request to a server that runs the role, or enable the role in the topology once Convene provides it.",
+        citation: CONVENE,
+    }
 }

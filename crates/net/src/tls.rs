@@ -127,7 +127,11 @@ pub fn server_config(
         ),
         None => builder.with_no_client_auth(),
     };
-    Ok(Arc::new(builder.with_single_cert(chain, key)?))
+    let mut cfg = builder.with_single_cert(chain, key)?;
+    // No TLS 1.3 session tickets: SIP connections are long-lived, and some SIP stacks
+    // (sipsak 0.9.8 with GnuTLS) cannot read the ticket records sent after the handshake.
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
 }
 
 /// A client configuration trusting `roots`, presenting `client_cert` for mutual TLS if given.

@@ -1,0 +1,215 @@
+//! Convene's server: reads its configuration, makes development certificates on first start,
+//! starts the transports and answers what arrives. Later roles (registrar, proxy, edge,
+//! relay) plug in here; the protocol logic stays in the pure crates.
+
+pub mod devcert;
+pub mod responder;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use net::{Config as NetConfig, Net, NetEvent, Proto, Target};
+use serde::Deserialize;
+use tracing::{debug, info, warn};
+
+pub use responder::{Outcome, Responder};
+
+/// The topology as far as the server reads it today: the `[deployment]` table. Other tables
+/// (`[voice]`, `[edge]`, …) belong to their crates and are ignored here.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Topology {
+    /// This deployment.
+    pub deployment: Deployment,
+}
+
+/// One all-in-one deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// The server's FQDN.
+    pub fqdn: String,
+    /// SIP domains served.
+    pub domains: Vec<String>,
+}
+
+/// The demo topology shipped with Convene (`topology/demo.toml`).
+pub const DEMO_TOPOLOGY: &str = include_str!("../../../topology/demo.toml");
+
+/// A start-up problem, naming the file or address and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The topology file could not be read.
+    #[error("{path}: {source}")]
+    TopologyRead {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The topology file is not valid.
+    #[error("{path}:{line}:{column}: {message}")]
+    Topology {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data directory could not be made.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Certificates.
+    #[error(transparent)]
+    Cert(#[from] devcert::CertError),
+    /// TLS configuration.
+    #[error("TLS: {0}")]
+    Tls(#[from] net::tls::TlsConfigError),
+    /// A listener.
+    #[error("{0} (another server on that port? use --listen to pick another address)")]
+    Bind(#[from] net::BindError),
+}
+
+impl Topology {
+    /// Parses a topology file's text; errors give file:line:column.
+    pub fn parse(text: &str, path: &str) -> Result<Topology, StartError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+            StartError::Topology {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })
+    }
+
+    /// Reads a topology file, or the demo topology when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Topology, StartError> {
+        match path {
+            None => Topology::parse(DEMO_TOPOLOGY, "topology/demo.toml (built in)"),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| StartError::TopologyRead {
+                        path: p.to_owned(),
+                        source,
+                    })?;
+                Topology::parse(&text, &p.display().to_string())
+            }
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The data directory (certificates, later the store).
+    pub data_dir: PathBuf,
+    /// The topology.
+    pub topology: Topology,
+    /// Listening addresses.
+    pub listen: Vec<(Proto, SocketAddr)>,
+}
+
+/// The default listeners: UDP and TCP 5060, TLS 5061, on 127.0.0.1 (RFC 3261 §19.1.2).
+pub fn default_listen() -> Vec<(Proto, SocketAddr)> {
+    let lo = std::net::Ipv4Addr::LOCALHOST;
+    vec![
+        (Proto::Udp, SocketAddr::from((lo, 5060))),
+        (Proto::Tcp, SocketAddr::from((lo, 5060))),
+        (Proto::Tls, SocketAddr::from((lo, 5061))),
+    ]
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// The transports (bound addresses, counters).
+    pub net: Net,
+    /// The dev PKI, when the server made or reused one.
+    pub pki: devcert::DevPki,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the server.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the server: certificates, listeners, and the task answering requests.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
+        path: settings.data_dir.clone(),
+        source,
+    })?;
+    let fqdn = settings.topology.deployment.fqdn.clone();
+    let (pki, made) = devcert::DevPki::ensure(&settings.data_dir, &fqdn)?;
+    if made {
+        info!(ca = %pki.ca_cert.display(), "made development certificates (trust this CA file in test clients)");
+    }
+    let (chain, key, ca) = pki.load()?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(ca)
+        .map_err(|e| net::tls::TlsConfigError::Verifier(e.to_string()))?;
+    let tls_server = net::tls::server_config(chain.clone(), key.clone_key(), Some(roots.clone()))?;
+    let tls_client = net::tls::client_config(roots, Some((chain, key)))?;
+    let pick = |p: Proto| {
+        settings
+            .listen
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, a)| *a)
+            .collect::<Vec<_>>()
+    };
+    let cfg = NetConfig {
+        udp: pick(Proto::Udp),
+        tcp: pick(Proto::Tcp),
+        tls: pick(Proto::Tls),
+        tls_server: Some(tls_server),
+        tls_client: Some(tls_client),
+        limits: net::Limits::default(),
+    };
+    let (net, mut events) = Net::start(cfg).await?;
+    let responder = Arc::new(Responder::new(&fqdn));
+    let sender = net.clone();
+    let task = tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            match ev {
+                NetEvent::Received(r) => {
+                    match responder.handle(r.data.clone(), r.proto, r.remote, r.local) {
+                        Outcome::Reply(bytes) => {
+                            if let Err(e) = sender.send(&Target::reply_to(&r), bytes).await {
+                                warn!(remote = %r.remote, error = %e, "cannot send response");
+                            }
+                        }
+                        Outcome::Drop(why) => debug!(remote = %r.remote, why, "not answered"),
+                    }
+                }
+                NetEvent::Closed {
+                    conn,
+                    remote,
+                    reason,
+                } => debug!(%conn, %remote, ?reason, "connection closed"),
+            }
+        }
+    });
+    Ok(Running { net, pki, task })
+}
