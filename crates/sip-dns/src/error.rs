@@ -65,6 +65,8 @@ pub enum Outcome {
     NxDomain,
     /// No answer within the configured timeout and attempts.
     Timeout,
+    /// The DNS server could not be reached (refused, no route), as the resolver described it.
+    Unreachable(String),
     /// Any other failure (server failure, refusal, I/O), as the resolver described it.
     Failed(String),
 }
@@ -76,6 +78,7 @@ impl fmt::Display for Outcome {
             Outcome::NoRecords => f.write_str("no records"),
             Outcome::NxDomain => f.write_str("NXDOMAIN"),
             Outcome::Timeout => f.write_str("timed out"),
+            Outcome::Unreachable(m) => write!(f, "server unreachable: {m}"),
             Outcome::Failed(m) => write!(f, "failed: {m}"),
         }
     }
@@ -159,15 +162,25 @@ pub enum LocateError {
         /// Every query made, in order; the last one timed out.
         queried: Queries,
     },
+    /// The DNS server could not be reached; resolution stopped at the first such failure.
+    #[error(
+        "DNS server unreachable locating {domain}: queried {queried}; check the DNS servers configured and reachable"
+    )]
+    Unreachable {
+        /// The domain being located.
+        domain: String,
+        /// Every query made, in order; the last one failed.
+        queried: Queries,
+    },
 }
 
 impl LocateError {
     /// The queries made before failing (empty for URI errors).
     pub fn queried(&self) -> &[Query] {
         match self {
-            LocateError::NotFound { queried, .. } | LocateError::Timeout { queried, .. } => {
-                &queried.0
-            }
+            LocateError::NotFound { queried, .. }
+            | LocateError::Timeout { queried, .. }
+            | LocateError::Unreachable { queried, .. } => &queried.0,
             LocateError::Plan(_) | LocateError::BadName { .. } => &[],
         }
     }

@@ -239,6 +239,7 @@ impl Locator {
 /// Why a walk stopped early: the DNS server is not answering.
 enum Stop {
     Timeout,
+    Unreachable,
 }
 
 /// One resolution's queries, with the addresses already looked up.
@@ -282,10 +283,12 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn stopped(&mut self, _s: Stop) -> LocateError {
-        LocateError::Timeout {
-            domain: self.domain.clone(),
-            queried: Queries(std::mem::take(&mut self.queried)),
+    fn stopped(&mut self, s: Stop) -> LocateError {
+        let domain = self.domain.clone();
+        let queried = Queries(std::mem::take(&mut self.queried));
+        match s {
+            Stop::Timeout => LocateError::Timeout { domain, queried },
+            Stop::Unreachable => LocateError::Unreachable { domain, queried },
         }
     }
 
@@ -508,6 +511,9 @@ fn classify(e: &NetError) -> (Outcome, Option<Stop>) {
     }
     match e {
         NetError::Timeout => (Outcome::Timeout, Some(Stop::Timeout)),
+        NetError::Io(_) | NetError::NoConnections => {
+            (Outcome::Unreachable(e.to_string()), Some(Stop::Unreachable))
+        }
         other => (Outcome::Failed(other.to_string()), None),
     }
 }
@@ -516,4 +522,57 @@ fn classify(e: &NetError) -> (Outcome, Option<Stop>) {
 fn plain(n: &Name) -> String {
     let s = n.to_ascii();
     s.strip_suffix('.').unwrap_or(&s).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_typos() {
+        let c: LocatorConfig =
+            toml::from_str("servers = [\"127.0.0.1:5353\", \"[::1]:53\"]\ntimeout_ms = 500")
+                .unwrap();
+        assert_eq!(
+            c.servers,
+            vec![
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            (c.timeout_ms, c.attempts, c.prefer_ipv6, c.hosts_file),
+            (500, 2, false, true)
+        );
+        assert_eq!(
+            toml::from_str::<LocatorConfig>("").unwrap(),
+            LocatorConfig::default()
+        );
+        let e = toml::from_str::<LocatorConfig>("server = []").unwrap_err();
+        assert!(e.to_string().contains("unknown field `server`"), "{e}");
+        let e = toml::from_str::<LocatorConfig>("servers = [\"dns.example\"]").unwrap_err();
+        assert!(e.to_string().contains("servers"), "{e}");
+    }
+
+    #[test]
+    fn resolver_errors_sort_into_outcomes() {
+        let (o, s) = classify(&NetError::Timeout);
+        assert_eq!(o, Outcome::Timeout);
+        assert!(matches!(s, Some(Stop::Timeout)));
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let (o, s) = classify(&NetError::Io(Arc::new(io)));
+        assert!(matches!(o, Outcome::Unreachable(_)));
+        assert!(matches!(s, Some(Stop::Unreachable)));
+        let (o, s) = classify(&NetError::Message("odd"));
+        assert_eq!(o, Outcome::Failed("odd".into()));
+        assert!(s.is_none());
+    }
+
+    #[test]
+    fn names_are_plain() {
+        let n = Name::from_ascii("Sip.Example.COM.").unwrap();
+        assert_eq!(plain(&n), "sip.example.com");
+    }
 }

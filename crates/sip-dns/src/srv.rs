@@ -113,9 +113,13 @@ pub fn order(records: Vec<SrvRecord>, rng: &mut dyn WeightRng) -> Vec<SrvRecord>
 /// RFC 2782: within one priority, "arrange all SRV RRs (that have not been ordered yet) in
 /// any order, except that all those with weight 0 are placed at the beginning", sum the
 /// weights, choose a number in 0..=sum and take the first record whose running sum is
-/// greater than or equal to it; repeat until none are left.
+/// greater than or equal to it; repeat until none are left. The "any order" is by target
+/// and port, so the result depends only on the records and the random picks, not on the
+/// order the DNS server listed them in.
 fn order_group(mut group: Vec<SrvRecord>, rng: &mut dyn WeightRng) -> Vec<SrvRecord> {
-    group.sort_by_key(|r| r.weight != 0);
+    group.sort_by(|a, b| {
+        (a.weight != 0, &a.target, a.port).cmp(&(b.weight != 0, &b.target, b.port))
+    });
     let mut out = Vec::with_capacity(group.len());
     while !group.is_empty() {
         let total: u32 = group.iter().map(|r| u32::from(r.weight)).sum();
@@ -167,7 +171,8 @@ mod tests {
         assert_eq!(targets(&got), ["a", "b", "c", "d"]);
     }
 
-    // RFC 2782 selection, table-driven: weights 0, 10, 30, 60 (running sums 0, 10, 40, 100).
+    // RFC 2782 selection, table-driven: weights 0, 10, 30, 60 arranged as
+    // [w0, w10, w30, w60] (weight 0 first, then by target): running sums 0, 10, 40, 100.
     #[test]
     fn weighted_selection_follows_running_sums() {
         let recs = || {
@@ -178,23 +183,29 @@ mod tests {
                 SrvRecord::new(1, 30, 1, "w30"),
             ]
         };
-        // Weight-0 goes first in the arrangement: [w0, w60, w10, w30], sums 0, 60, 70, 100.
-        let table: [(&[u32], [&str; 4]); 5] = [
-            // pick 0 → w0 (sum 0 >= 0); then [w60, w10, w30]: 0 → w60; 0 → w10; → w30.
-            (&[0, 0, 0, 0], ["w0", "w60", "w10", "w30"]),
-            // 100 → w30 (only the last sum reaches 100); [w0, w60, w10]: 61 → w10; 1 → w60.
-            (&[100, 61, 1, 0], ["w30", "w10", "w60", "w0"]),
-            // 60 → w60; [w0, w10, w30] sums 0, 10, 40: 11 → w30; 5 → w10; w0 last.
-            (&[60, 11, 5, 0], ["w60", "w30", "w10", "w0"]),
-            // 61 → w10 (60 < 61 <= 70); [w0, w60, w30] sums 0, 60, 90: 90 → w30; 0 → w0; w60.
-            (&[61, 90, 0, 0], ["w10", "w30", "w0", "w60"]),
-            // A pick beyond the total is clamped to the total: 500 → last.
-            (&[500, 500, 500, 0], ["w30", "w10", "w60", "w0"]),
+        let table: [(&[u32], [&str; 4]); 6] = [
+            // 0 → w0 (0 >= 0); [w10, w30, w60]: 0 → w10; [w30, w60]: 0 → w30; w60.
+            (&[0, 0, 0, 0], ["w0", "w10", "w30", "w60"]),
+            // 1 → w10 (10 >= 1); [w0, w30, w60] sums 0, 30, 90: 0 → w0; [w30, w60]: 0 → w30.
+            (&[1, 0, 0, 0], ["w10", "w0", "w30", "w60"]),
+            // 40 → w30 (40 >= 40); [w0, w10, w60] sums 0, 10, 70: 10 → w10; [w0, w60]: 0 → w0.
+            (&[40, 10, 0, 0], ["w30", "w10", "w0", "w60"]),
+            // 41 → w60; [w0, w10, w30]: 0 → w0; [w10, w30]: 0 → w10; w30.
+            (&[41, 0, 0, 0], ["w60", "w0", "w10", "w30"]),
+            // 100 → w60; [w0, w10, w30] sums 0, 10, 40: 11 → w30; [w0, w10]: 1 → w10; w0.
+            (&[100, 11, 1, 0], ["w60", "w30", "w10", "w0"]),
+            // A pick beyond the total is clamped to the total: always the last of the arrangement.
+            (&[500, 500, 500, 500], ["w60", "w30", "w10", "w0"]),
         ];
         for (picks, want) in table {
             let got = order(recs(), &mut Script(picks.to_vec()));
             assert_eq!(targets(&got), want, "picks {picks:?}");
         }
+        // The order the server listed the records in does not matter.
+        let mut reversed = recs();
+        reversed.reverse();
+        let got = order(reversed, &mut Script(vec![41, 0, 0, 0]));
+        assert_eq!(targets(&got), ["w60", "w0", "w10", "w30"]);
     }
 
     // RFC 2782: a "." target declines the service; it is never a target.
