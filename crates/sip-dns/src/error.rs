@@ -61,6 +61,8 @@ pub enum Outcome {
     Answers(usize),
     /// The name exists but has no records of this type (NODATA), or none usable.
     NoRecords,
+    /// SRV answers that only decline the service (target ".", RFC 2782).
+    Declined,
     /// The name does not exist (NXDOMAIN).
     NxDomain,
     /// No answer within the configured timeout and attempts.
@@ -76,6 +78,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Answers(n) => write!(f, "{n} answer{}", if *n == 1 { "" } else { "s" }),
             Outcome::NoRecords => f.write_str("no records"),
+            Outcome::Declined => f.write_str("service declined: target \".\""),
             Outcome::NxDomain => f.write_str("NXDOMAIN"),
             Outcome::Timeout => f.write_str("timed out"),
             Outcome::Unreachable(m) => write!(f, "server unreachable: {m}"),

@@ -247,6 +247,9 @@ struct Walk<'a> {
     loc: &'a Locator,
     queried: Vec<Query>,
     addr_cache: HashMap<String, Vec<IpAddr>>,
+    srv_cache: HashMap<String, Vec<SrvRecord>>,
+    /// Whether any SRV query returned records (declines included).
+    srv_seen: bool,
     domain: String,
 }
 
@@ -256,6 +259,8 @@ impl<'a> Walk<'a> {
             loc,
             queried: Vec::new(),
             addr_cache: HashMap::new(),
+            srv_cache: HashMap::new(),
+            srv_seen: false,
             domain: domain.to_owned(),
         }
     }
@@ -307,7 +312,7 @@ impl<'a> Walk<'a> {
             Plan::Srv { domain, transport } => {
                 let name = format!("{}.{domain}", transport.srv_prefix());
                 let found = self.srv_targets(transport, &name).await?;
-                if !found.is_empty() {
+                if !found.is_empty() || self.srv_seen {
                     return Ok(found);
                 }
                 self.address_targets(&domain, transport.default_port(), transport)
@@ -317,24 +322,27 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// RFC 3263 §4.1: NAPTR; without usable NAPTR answers, SRV for each transport; without
-    /// SRV answers, A/AAAA with UDP (SIP) or TLS (SIPS) on the default port.
+    /// RFC 3263 §4.1: NAPTR; without usable NAPTR answers (or when the SRV names they give
+    /// hold no records), SRV for each transport; only when no SRV record exists at all,
+    /// A/AAAA with UDP (SIP) or TLS (SIPS) on the default port (RFC 3263 §4.2: "if no SRV
+    /// records were found"). SRV answers that decline the service (".") count as found.
     async fn naptr_chain(
         &mut self,
         domain: &str,
         secure: bool,
     ) -> Result<Vec<Target>, LocateError> {
         let records = self.naptr(domain).await?;
+        let selected = naptr::select(&records, secure);
         let mut targets = Vec::new();
-        for (t, name) in naptr::select(&records, secure) {
-            targets.extend(self.srv_targets(t, &name).await?);
+        for (t, name) in &selected {
+            targets.extend(self.srv_targets(*t, name).await?);
         }
-        if targets.is_empty() {
+        if targets.is_empty() && (selected.is_empty() || !self.srv_seen) {
             for (t, name) in fallback_srv(domain, secure) {
                 targets.extend(self.srv_targets(t, &name).await?);
             }
         }
-        if targets.is_empty() {
+        if targets.is_empty() && !self.srv_seen {
             let t = default_transport(secure);
             targets = self.address_targets(domain, t.default_port(), t).await?;
         }
@@ -402,24 +410,44 @@ impl<'a> Walk<'a> {
         Ok(recs)
     }
 
+    /// A name's SRV records, declines included; each name asked once per walk.
     async fn srv(&mut self, name: &str) -> Result<Vec<SrvRecord>, LocateError> {
-        let Some(lookup) = self.query(QueryType::Srv, name).await? else {
-            return Ok(Vec::new());
+        let key = name.to_ascii_lowercase();
+        if let Some(recs) = self.srv_cache.get(&key) {
+            return Ok(recs.clone());
+        }
+        let recs: Vec<SrvRecord> = match self.query(QueryType::Srv, name).await? {
+            Some(lookup) => lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::SRV(s) => Some(SrvRecord::new(
+                        s.priority,
+                        s.weight,
+                        s.port,
+                        plain(&s.target),
+                    )),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
         };
-        let recs: Vec<SrvRecord> = lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::SRV(s) => Some(SrvRecord::new(
-                    s.priority,
-                    s.weight,
-                    s.port,
-                    plain(&s.target),
-                )),
-                _ => None,
-            })
-            .collect();
-        self.set_count(recs.len());
+        if !recs.is_empty() {
+            self.srv_seen = true;
+            if let Some(q) = self.queried.last_mut() {
+                // RFC 2782: only "." answers: the service is decidedly not available.
+                q.outcome = if recs.iter().all(SrvRecord::is_decline) {
+                    Outcome::Declined
+                } else {
+                    Outcome::Answers(recs.len())
+                };
+            }
+        } else if let Some(q) = self.queried.last_mut()
+            && matches!(q.outcome, Outcome::Answers(_))
+        {
+            q.outcome = Outcome::NoRecords;
+        }
+        self.srv_cache.insert(key, recs.clone());
         Ok(recs)
     }
 

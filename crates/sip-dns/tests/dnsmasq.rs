@@ -594,3 +594,64 @@ async fn failover_over_resolved_targets() {
         "192.0.2.62:5060"
     );
 }
+
+// RFC 2782: an SRV answer of "." declines the service; RFC 3263 §4.2: SRV records were found,
+// so there is no A/AAAA fallback either.
+#[tokio::test]
+async fn declined_service_does_not_fall_back_to_addresses() {
+    let d = Dnsmasq::start(&[
+        "--srv-host=_sip._tcp.d.test",
+        "--host-record=d.test,192.0.2.70",
+    ]);
+    let loc = locator(&d);
+    let e = loc
+        .locate(&sip("sip:d.test;transport=tcp"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.queried().len(), 1, "{e}");
+    assert_eq!(e.queried()[0].outcome, Outcome::Declined);
+    assert_eq!(
+        e.to_string(),
+        "no SIP server found for d.test: queried SRV _sip._tcp.d.test (service declined: target \".\")"
+    );
+    let e = loc.locate(&sip("sip:d.test")).await.unwrap_err();
+    let LocateError::NotFound { queried, .. } = &e else {
+        panic!("expected NotFound, got {e:?}");
+    };
+    assert_eq!(
+        queried.names(),
+        [
+            "NAPTR d.test",
+            "SRV _sips._tcp.d.test",
+            "SRV _sip._tcp.d.test",
+            "SRV _sip._udp.d.test"
+        ]
+    );
+    // Without the SRV decline the same host is reached by its address (contrast).
+    let r = loc.locate(&sip("sip:d.test;transport=udp")).await.unwrap();
+    assert_eq!(targets(&r), ["UDP 192.0.2.70:5060"]);
+}
+
+// An SRV target without addresses yields nothing from that record; the other record is used.
+#[tokio::test]
+async fn srv_target_without_address_is_skipped() {
+    let d = Dnsmasq::start(&[
+        "--srv-host=_sip._udp.g.test,ghost.g.test,5060,1,0",
+        "--srv-host=_sip._udp.g.test,real.g.test,5062,2,0",
+        "--host-record=real.g.test,192.0.2.81",
+    ]);
+    let loc = locator(&d);
+    let r = loc.locate(&sip("sip:g.test;transport=udp")).await.unwrap();
+    assert_eq!(targets(&r), ["UDP 192.0.2.81:5062"]);
+    assert_eq!(
+        queried(&r),
+        [
+            "SRV _sip._udp.g.test",
+            "A ghost.g.test",
+            "AAAA ghost.g.test",
+            "A real.g.test",
+            "AAAA real.g.test"
+        ]
+    );
+    assert_eq!(r.queried.0[1].outcome, Outcome::NxDomain);
+}
