@@ -197,6 +197,16 @@ pub enum ConfigError {
         "cannot read the system DNS configuration (/etc/resolv.conf): {0}; list `servers` in the [dns] configuration instead"
     )]
     System(String),
+    /// A field has a value that cannot work.
+    #[error("dns.{field} {problem}: {fix}")]
+    Invalid {
+        /// The field, as written in the `[dns]` table.
+        field: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
     /// The resolver rejected the configuration.
     #[error("DNS resolver configuration rejected: {0}")]
     Resolver(String),

@@ -121,6 +121,20 @@ impl Locator {
 
     /// A locator whose SRV weighting draws from `rng` (inject a scripted one in tests).
     pub fn with_rng(config: &LocatorConfig, rng: Box<dyn WeightRng>) -> Result<Self, ConfigError> {
+        if config.timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                field: "timeout_ms",
+                problem: "is 0, so no query could ever be answered".into(),
+                fix: "set it to the milliseconds to wait for one answer, e.g. 2000",
+            });
+        }
+        if config.attempts == 0 {
+            return Err(ConfigError::Invalid {
+                field: "attempts",
+                problem: "is 0, so no query would be sent".into(),
+                fix: "set it to 1 or more (2 is the default)",
+            });
+        }
         let rc = if config.servers.is_empty() {
             hickory_resolver::system_conf::read_system_conf()
                 .map_err(|e| ConfigError::System(e.to_string()))?
@@ -582,6 +596,36 @@ mod tests {
         assert!(e.to_string().contains("unknown field `server`"), "{e}");
         let e = toml::from_str::<LocatorConfig>("servers = [\"dns.example\"]").unwrap_err();
         assert!(e.to_string().contains("servers"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn zero_timeout_or_attempts_are_refused() {
+        let ok = LocatorConfig::servers(
+            vec!["127.0.0.1:53".parse().unwrap()],
+            Duration::from_secs(1),
+            1,
+        );
+        assert!(Locator::new(&ok).is_ok());
+        let e = Locator::new(&LocatorConfig {
+            timeout_ms: 0,
+            ..ok.clone()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Invalid {
+                    field: "timeout_ms",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = Locator::new(&LocatorConfig { attempts: 0, ..ok }).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "dns.attempts is 0, so no query would be sent: set it to 1 or more (2 is the default)"
+        );
     }
 
     #[test]

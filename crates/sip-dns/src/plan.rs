@@ -97,26 +97,12 @@ pub fn plan(uri: &SipUri) -> Result<Plan, PlanError> {
         }
         None => None,
     };
-    let ip = match &host {
-        Host::V4(a) => Some(IpAddr::V4(*a)),
-        Host::V6(a) => Some(IpAddr::V6(*a)),
-        Host::Domain(_) => None,
-    };
-    if let Some(ip) = ip {
-        // RFC 3263 §4.1: a numeric host without transport: UDP for SIP, TCP (TLS) for SIPS;
-        // §4.2: the URI's port, else the transport's default.
-        let t = transport.unwrap_or(default_transport(uri.secure));
-        let port = uri.port.unwrap_or(t.default_port());
-        return Ok(Plan::Numeric(Target::new(
-            t,
-            SocketAddr::new(ip, port),
-            ip.to_string(),
-        )));
-    }
     let domain = match host {
         Host::Domain(d) => normalise(&d)?,
-        // Numeric hosts returned above.
-        Host::V4(_) | Host::V6(_) => return Err(PlanError::EmptyHost),
+        // RFC 3263 §4.1: a numeric host without transport: UDP for SIP, TCP (TLS) for SIPS;
+        // §4.2: the URI's port, else the transport's default.
+        Host::V4(a) => return Ok(numeric(IpAddr::V4(a), uri, transport)),
+        Host::V6(a) => return Ok(numeric(IpAddr::V6(a), uri, transport)),
     };
     match (uri.port, transport) {
         // RFC 3263 §4.1: "if no transport protocol is specified, but the TARGET is not numeric
@@ -132,6 +118,13 @@ pub fn plan(uri: &SipUri) -> Result<Plan, PlanError> {
             secure: uri.secure,
         }),
     }
+}
+
+/// The single target of a numeric host (RFC 3263 §4.1, §4.2).
+fn numeric(ip: IpAddr, uri: &SipUri, transport: Option<Transport>) -> Plan {
+    let t = transport.unwrap_or(default_transport(uri.secure));
+    let port = uri.port.unwrap_or(t.default_port());
+    Plan::Numeric(Target::new(t, SocketAddr::new(ip, port), ip.to_string()))
 }
 
 /// A domain name lower-cased without its final dot; an empty name is refused.
