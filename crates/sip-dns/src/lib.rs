@@ -1,7 +1,7 @@
 //! Locating SIP servers (RFC 3263): a URI's transport, address and port from NAPTR, SRV and
 //! A/AAAA records, the SRV names Lync deployments publish, and target failover.
 //!
-//! The decisions are pure ([`plan`], [`naptr::select`], [`srv::order`], [`Targets`]); the
+//! The decisions are pure ([`mod@plan`], [`naptr::select`], [`srv::order`], [`Targets`]); the
 //! [`Locator`] drives them with hickory-resolver on tokio and records every query it makes.
 
 pub mod error;
@@ -18,6 +18,6 @@ pub use failover::{Blacklist, Failure, Targets};
 pub use locate::{Locator, LocatorConfig, LyncHit, Resolution};
 pub use lync::{HostFallback, LyncService, host_fallbacks};
 pub use naptr::NaptrRecord;
-pub use plan::{Plan, plan, plan_uri};
+pub use plan::{Plan, plan, plan_uri, plan_via};
 pub use srv::{SrvRecord, WeightRng, XorShiftRng};
 pub use target::{Target, Transport};

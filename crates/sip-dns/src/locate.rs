@@ -14,12 +14,12 @@ use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use serde::Deserialize;
-use sip_msg::{SipUri, Uri};
+use sip_msg::{SipUri, Uri, Via};
 
 use crate::error::{ConfigError, LocateError, Outcome, Queries, Query, QueryType};
 use crate::lync::{LyncService, host_fallbacks};
 use crate::naptr::{self, NaptrRecord};
-use crate::plan::{Plan, default_transport, fallback_srv, plan, plan_uri};
+use crate::plan::{Plan, default_transport, fallback_srv, plan, plan_uri, plan_via};
 use crate::srv::{self, SrvRecord, WeightRng, XorShiftRng};
 use crate::target::{Target, Transport};
 
@@ -182,6 +182,13 @@ impl Locator {
     /// Locates the servers for a SIP URI (RFC 3263 §4).
     pub async fn locate(&self, uri: &SipUri) -> Result<Resolution, LocateError> {
         let p = plan(uri)?;
+        self.run(p).await
+    }
+
+    /// Locates where to send a response when the request's connection or source failed:
+    /// the topmost Via's sent-by (RFC 3263 §5).
+    pub async fn locate_via(&self, via: &Via) -> Result<Resolution, LocateError> {
+        let p = plan_via(via)?;
         self.run(p).await
     }
 

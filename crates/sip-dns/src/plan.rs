@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use sip_msg::{Host, SipUri, Uri};
+use sip_msg::{Host, SipUri, Uri, Via};
 
 use crate::error::PlanError;
 use crate::target::{Target, Transport};
@@ -124,6 +124,39 @@ pub fn plan(uri: &SipUri) -> Result<Plan, PlanError> {
 fn numeric(ip: IpAddr, uri: &SipUri, transport: Option<Transport>) -> Plan {
     let t = transport.unwrap_or(default_transport(uri.secure));
     let port = uri.port.unwrap_or(t.default_port());
+    Plan::Numeric(Target::new(t, SocketAddr::new(ip, port), ip.to_string()))
+}
+
+/// Decides the lookups for sending a response to the topmost Via's sent-by after the
+/// connection or address it came from failed (RFC 3263 §5): a numeric sent-by is used as is
+/// (its port, else the transport's default); a domain with a port is looked up by A/AAAA; a
+/// domain without a port by SRV for the Via's transport (`_sips` for TLS), falling back to
+/// A/AAAA on the default port as §4.2 does.
+pub fn plan_via(via: &Via) -> Result<Plan, PlanError> {
+    let transport = match &via.transport {
+        sip_msg::Transport::Udp => Transport::Udp,
+        sip_msg::Transport::Tcp => Transport::Tcp,
+        // RFC 3263 §5: "TLS" in the Via means TLS over TCP.
+        sip_msg::Transport::Tls => Transport::Tls,
+        other => return Err(PlanError::UnsupportedTransport(other.as_str().to_owned())),
+    };
+    let domain = match &via.host {
+        Host::Domain(d) => normalise(d)?,
+        Host::V4(a) => return Ok(via_numeric(IpAddr::V4(*a), via.port, transport)),
+        Host::V6(a) => return Ok(via_numeric(IpAddr::V6(*a), via.port, transport)),
+    };
+    Ok(match via.port {
+        Some(port) => Plan::Address {
+            host: domain,
+            port,
+            transport,
+        },
+        None => Plan::Srv { domain, transport },
+    })
+}
+
+fn via_numeric(ip: IpAddr, port: Option<u16>, t: Transport) -> Plan {
+    let port = port.unwrap_or(t.default_port());
     Plan::Numeric(Target::new(t, SocketAddr::new(ip, port), ip.to_string()))
 }
 
@@ -291,6 +324,49 @@ mod tests {
         assert_eq!(
             p("sip:a@example.com;maddr=a%20b").unwrap_err(),
             PlanError::BadMaddr("a%20b".into())
+        );
+    }
+
+    // RFC 3263 §5: the sent-by of the topmost Via.
+    #[test]
+    fn plans_for_responses() {
+        use Transport::*;
+        let via = |s: &str| sip_msg::parse_one::<Via>(s).unwrap();
+        let table: Vec<(&str, Plan)> = vec![
+            (
+                "SIP/2.0/UDP 192.0.2.4;branch=z9hG4bK1",
+                numeric(Udp, "192.0.2.4:5060"),
+            ),
+            (
+                "SIP/2.0/TLS 192.0.2.4;branch=z9hG4bK1",
+                numeric(Tls, "192.0.2.4:5061"),
+            ),
+            (
+                "SIP/2.0/TCP [2001:db8::4]:5080;branch=z9hG4bK1",
+                numeric(Tcp, "[2001:db8::4]:5080"),
+            ),
+            (
+                "SIP/2.0/TCP pc33.Atlanta.com:5066;branch=z9hG4bK1",
+                Plan::Address {
+                    host: "pc33.atlanta.com".into(),
+                    port: 5066,
+                    transport: Tcp,
+                },
+            ),
+            (
+                "SIP/2.0/TLS pc33.atlanta.com;branch=z9hG4bK1",
+                Plan::Srv {
+                    domain: "pc33.atlanta.com".into(),
+                    transport: Tls,
+                },
+            ),
+        ];
+        for (v, want) in table {
+            assert_eq!(plan_via(&via(v)).unwrap(), want, "{v}");
+        }
+        assert_eq!(
+            plan_via(&via("SIP/2.0/WSS a.example;branch=z9hG4bK1")).unwrap_err(),
+            PlanError::UnsupportedTransport("WSS".into())
         );
     }
 

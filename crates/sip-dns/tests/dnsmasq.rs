@@ -655,3 +655,28 @@ async fn srv_target_without_address_is_skipped() {
     );
     assert_eq!(r.queried.0[1].outcome, Outcome::NxDomain);
 }
+
+// RFC 3263 §5: a response whose connection failed goes to the Via sent-by: SRV for the Via's
+// transport when it has no port, A/AAAA when it has one.
+#[tokio::test]
+async fn response_to_via_sent_by() {
+    let d = Dnsmasq::start(&[
+        "--srv-host=_sips._tcp.client.test,backup.client.test,5071,0,0",
+        "--host-record=backup.client.test,192.0.2.91",
+        "--host-record=pc.client.test,192.0.2.92",
+    ]);
+    let loc = locator(&d);
+    let via = |s: &str| sip_msg::parse_one::<sip_msg::Via>(s).unwrap();
+    let r = loc
+        .locate_via(&via("SIP/2.0/TLS client.test;branch=z9hG4bK77"))
+        .await
+        .unwrap();
+    assert_eq!(targets(&r), ["TLS 192.0.2.91:5071"]);
+    assert_eq!(queried(&r)[0], "SRV _sips._tcp.client.test");
+    let r = loc
+        .locate_via(&via("SIP/2.0/UDP pc.client.test:5099;branch=z9hG4bK77"))
+        .await
+        .unwrap();
+    assert_eq!(targets(&r), ["UDP 192.0.2.92:5099"]);
+    assert_eq!(queried(&r), ["A pc.client.test", "AAAA pc.client.test"]);
+}
