@@ -83,6 +83,8 @@ impl Blacklist {
 pub struct Targets {
     list: Vec<Target>,
     next: usize,
+    /// The index of the target last handed out.
+    current: Option<usize>,
     blacklist: Blacklist,
 }
 
@@ -101,6 +103,7 @@ impl Targets {
         Self {
             list: unique,
             next: 0,
+            current: None,
             blacklist,
         }
     }
@@ -111,10 +114,26 @@ impl Targets {
         while let Some(t) = self.list.get(self.next) {
             self.next += 1;
             if !self.blacklist.is_blocked(t, now) {
+                self.current = Some(self.next - 1);
                 return Some(t.clone());
             }
         }
+        self.current = None;
         None
+    }
+
+    /// The target last handed out by [`Targets::next`], if any.
+    pub fn current(&self) -> Option<&Target> {
+        self.current.and_then(|i| self.list.get(i))
+    }
+
+    /// The current target failed at `now` (RFC 3263 §4.3: timeout, transport error or 503):
+    /// blacklists it and returns the next target to try, `None` when none is left.
+    pub fn fail_over(&mut self, failure: Failure, now: Instant) -> Option<Target> {
+        if let Some(t) = self.current().cloned() {
+            self.blacklist.block(&t, failure, now);
+        }
+        self.next(now)
     }
 
     /// Reports that `target` failed at `now`: it is blacklisted; call [`Targets::next`] for the
@@ -240,6 +259,30 @@ mod tests {
         assert!(bl.is_blocked(&list[0], t0 + Duration::from_secs(299)));
         // The same address under another transport is a different target.
         assert!(!bl.is_blocked(&t(Transport::Tcp, "192.0.2.1:5061"), t0));
+    }
+
+    // The transaction layer's loop: send to the current target, on failure fail over.
+    #[test]
+    fn fail_over_blocks_the_current_target() {
+        let t0 = Instant::now();
+        let mut ts = Targets::new(three(), Blacklist::new(Duration::from_secs(30)));
+        assert_eq!(ts.current(), None);
+        assert_eq!(
+            ts.fail_over(Failure::Timeout, t0).unwrap().addr.to_string(),
+            "192.0.2.1:5061"
+        );
+        assert!(ts.blacklist().is_empty(), "nothing was current yet");
+        let second = ts.fail_over(Failure::Timeout, t0).unwrap();
+        assert_eq!(second.addr.to_string(), "192.0.2.2:5061");
+        assert!(ts.blacklist().is_blocked(&three()[0], t0));
+        assert_eq!(ts.current(), Some(&second));
+        let third = ts
+            .fail_over(Failure::ServiceUnavailable { retry_after: None }, t0)
+            .unwrap();
+        assert_eq!(third.transport, Transport::Tcp);
+        assert_eq!(ts.fail_over(Failure::Transport, t0), None);
+        assert_eq!(ts.current(), None);
+        assert_eq!(ts.blacklist().len(), 3);
     }
 
     #[test]
