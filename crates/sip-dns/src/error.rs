@@ -178,6 +178,41 @@ pub enum LocateError {
 }
 
 impl LocateError {
+    /// The ms-diagnostics code a proxy answers with when it cannot locate the next hop
+    /// (MS-SIP.md §1.5): an address lookup that found nothing → 1014, an SRV lookup that found
+    /// nothing → 1008, DNS not answering → 1007, a URI that cannot be located → 1005.
+    pub fn diag_code(&self) -> &'static diag::DiagCode {
+        match self {
+            LocateError::NotFound { queried, .. } => match queried.0.last().map(|q| q.rtype) {
+                Some(QueryType::A | QueryType::Aaaa) => &diag::codes::UNABLE_TO_RESOLVE_DNS_A,
+                _ => &diag::codes::UNABLE_TO_RESOLVE_DNS_SRV,
+            },
+            LocateError::Timeout { .. } | LocateError::Unreachable { .. } => {
+                &diag::codes::TEMPORARILY_CANNOT_ROUTE
+            }
+            LocateError::Plan(_) | LocateError::BadName { .. } => {
+                &diag::codes::CANNOT_ROUTE_TO_DESTINATION_DOMAIN
+            }
+        }
+    }
+
+    /// The ms-diagnostics entry for this error, with the parameters its code documents.
+    pub fn diagnostic(&self) -> diag::Diagnostic {
+        let d = diag::Diagnostic::new(self.diag_code());
+        match self {
+            LocateError::NotFound { domain, queried } => match queried.0.last() {
+                Some(q) if matches!(q.rtype, QueryType::A | QueryType::Aaaa) => {
+                    d.param("fqdn", q.name.clone())
+                }
+                _ => d.param("domain", domain.clone()),
+            },
+            LocateError::BadName { name, .. } => d.param("domain", name.clone()),
+            LocateError::Timeout { .. }
+            | LocateError::Unreachable { .. }
+            | LocateError::Plan(_) => d,
+        }
+    }
+
     /// The queries made before failing (empty for URI errors).
     pub fn queried(&self) -> &[Query] {
         match self {
@@ -210,4 +245,83 @@ pub enum ConfigError {
     /// The resolver rejected the configuration.
     #[error("DNS resolver configuration rejected: {0}")]
     Resolver(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(rtype: QueryType, name: &str, outcome: Outcome) -> Query {
+        Query {
+            rtype,
+            name: name.into(),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn each_error_maps_to_one_catalogue_code() {
+        let srv_only = LocateError::NotFound {
+            domain: "contoso.test".into(),
+            queried: Queries(vec![q(
+                QueryType::Srv,
+                "_sip._tls.contoso.test",
+                Outcome::Declined,
+            )]),
+        };
+        assert_eq!(srv_only.diag_code().id, 1008);
+        assert_eq!(srv_only.diagnostic().get("domain"), Some("contoso.test"));
+        let table: [(LocateError, u32); 4] = [
+            (
+                LocateError::Timeout {
+                    domain: "x".into(),
+                    queried: Queries::default(),
+                },
+                1007,
+            ),
+            (
+                LocateError::Unreachable {
+                    domain: "x".into(),
+                    queried: Queries::default(),
+                },
+                1007,
+            ),
+            (LocateError::Plan(PlanError::SipsOverUdp), 1005),
+            (
+                LocateError::BadName {
+                    name: "a..b".into(),
+                    reason: "empty label".into(),
+                },
+                1005,
+            ),
+        ];
+        for (e, id) in table {
+            assert_eq!(e.diag_code().id, id, "{e}");
+            // Every code is in the one catalogue.
+            assert!(diag::lookup(id).is_some());
+        }
+    }
+
+    #[test]
+    fn queries_render_for_admins() {
+        assert_eq!(Queries::default().to_string(), "nothing");
+        let qs = Queries(vec![
+            q(QueryType::Naptr, "a.test", Outcome::Answers(1)),
+            q(QueryType::Srv, "_sip._udp.a.test", Outcome::Answers(2)),
+            q(
+                QueryType::Aaaa,
+                "h.a.test",
+                Outcome::Unreachable("io error: denied".into()),
+            ),
+        ]);
+        assert_eq!(
+            qs.to_string(),
+            "NAPTR a.test (1 answer), SRV _sip._udp.a.test (2 answers), \
+             AAAA h.a.test (server unreachable: io error: denied)"
+        );
+        assert_eq!(
+            qs.names(),
+            ["NAPTR a.test", "SRV _sip._udp.a.test", "AAAA h.a.test"]
+        );
+    }
 }

@@ -217,9 +217,9 @@ impl Locator {
         domain: &str,
     ) -> Result<Resolution, LocateError> {
         let name = service.srv_name(domain);
-        let mut walk = Walk::new(self, &name);
+        let mut walk = Walk::new(self, domain);
         let targets = walk.srv_targets(service.transport(), &name).await?;
-        walk.finish(&name, targets)
+        walk.finish(domain, targets)
     }
 
     /// Finds a domain's server the way a Lync client does (MS-SIP.md §5.2): `services` in order

@@ -421,18 +421,23 @@ async fn lync_srv_names() {
         ]
     );
 
-    // A domain without the federation record: a typed error naming the query.
+    // A domain without the federation record: a typed error naming the query, and the
+    // ms-diagnostics entry an edge answers with (1008).
     let e = loc
         .locate_service(LyncService::FederationTls, "tailspin.test")
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, LocateError::NotFound { domain, .. } if domain == "_sipfederationtls._tcp.tailspin.test"),
+        matches!(&e, LocateError::NotFound { domain, .. } if domain == "tailspin.test"),
         "{e:?}"
     );
     assert_eq!(
         e.to_string(),
-        "no SIP server found for _sipfederationtls._tcp.tailspin.test: queried SRV _sipfederationtls._tcp.tailspin.test (NXDOMAIN)"
+        "no SIP server found for tailspin.test: queried SRV _sipfederationtls._tcp.tailspin.test (NXDOMAIN)"
+    );
+    assert_eq!(
+        e.diagnostic().header_value(),
+        "1008;reason=\"Unable to resolve DNS SRV record\";domain=\"tailspin.test\""
     );
 }
 
@@ -457,6 +462,9 @@ async fn nxdomain_is_a_typed_error_naming_the_queries() {
     assert_eq!(queried.names(), want);
     assert!(queried.0.iter().all(|q| q.outcome == Outcome::NxDomain));
     assert_eq!(d.queries_seen(), want);
+    // The last lookup was for addresses: 1014 naming the host.
+    assert_eq!(e.diag_code().id, 1014);
+    assert_eq!(e.diagnostic().get("fqdn"), Some("void.test"));
     assert_eq!(
         e.to_string(),
         "no SIP server found for void.test: queried NAPTR void.test (NXDOMAIN), \
@@ -505,6 +513,7 @@ async fn dead_server_times_out_quickly() {
     );
     assert_eq!(queried.0[0].outcome, Outcome::Timeout);
     assert!(e.to_string().contains("NAPTR dead.test (timed out)"), "{e}");
+    assert_eq!(e.diag_code().id, 1007, "DNS down: temporarily cannot route");
 }
 
 // Nothing listening at all on the server's port: also a bounded, typed failure.
