@@ -689,3 +689,25 @@ async fn response_to_via_sent_by() {
     assert_eq!(targets(&r), ["UDP 192.0.2.92:5099"]);
     assert_eq!(queried(&r), ["A pc.client.test", "AAAA pc.client.test"]);
 }
+
+// An SRV target that is an alias (CNAME) still yields the address it points to.
+#[tokio::test]
+async fn cname_target_is_followed() {
+    let d = Dnsmasq::start(&[
+        "--srv-host=_sip._tcp.c.test,alias.c.test,5060,0,0",
+        "--cname=alias.c.test,real.c.test",
+        "--host-record=real.c.test,192.0.2.101,2001:db8::101",
+    ]);
+    let loc = locator(&d);
+    let r = loc.locate(&sip("sip:c.test;transport=tcp")).await.unwrap();
+    assert_eq!(
+        targets(&r),
+        ["TCP 192.0.2.101:5060", "TCP [2001:db8::101]:5060"]
+    );
+    assert_eq!(r.targets[0].host, "alias.c.test");
+    assert_eq!(
+        r.queried.0[1].outcome,
+        Outcome::Answers(1),
+        "the A record, not the CNAME"
+    );
+}
