@@ -7,6 +7,8 @@ use clap::Subcommand;
 
 mod diag;
 mod edge;
+mod turn;
+mod voice;
 
 /// The admin verbs.
 #[derive(Debug, Subcommand)]
@@ -18,6 +20,12 @@ pub enum CtlCommand {
     /// Access-edge federation: `edge test --from URI --to URI [--join] --topology FILE`.
     #[command(subcommand)]
     Edge(edge::EdgeCommand),
+    /// Enterprise Voice routing: test where a call goes and why.
+    #[command(subcommand)]
+    Voice(voice::VoiceCommand),
+    /// Media relay: ephemeral TURN credentials, decode captured STUN/TURN bytes.
+    #[command(subcommand)]
+    Turn(turn::TurnCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -29,5 +37,7 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
         }
         CtlCommand::Diag(args) => diag::run(args),
         CtlCommand::Edge(cmd) => edge::run(cmd),
+        CtlCommand::Voice(cmd) => voice::run(cmd),
+        CtlCommand::Turn(cmd) => turn::run(cmd),
     }
 }
