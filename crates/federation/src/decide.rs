@@ -985,23 +985,23 @@ impl Policy {
                 answer: answer.clone(),
             },
         );
-        if let Some(t) = answer {
-            if let Some(p) = self.hosting_provider(&t.host) {
-                trace.push(
-                    &edge,
-                    Step::HostingProvider {
-                        name: p.name.clone(),
-                        fqdn: p.edge_fqdn.clone(),
-                        verification: p.verification,
-                    },
-                );
-                let d = codes::HOSTING_PROVIDER_DOMAIN_NOT_ALLOWED
-                    .diagnostic()
-                    .param("domain", domain.clone())
-                    .param("fqdn1", t.to_string())
-                    .source(edge.clone());
-                return Route::Reject(self.reject(trace, &edge, d));
-            }
+        if let Some(t) = answer
+            && let Some(p) = self.hosting_provider(&t.host)
+        {
+            trace.push(
+                &edge,
+                Step::HostingProvider {
+                    name: p.name.clone(),
+                    fqdn: p.edge_fqdn.clone(),
+                    verification: p.verification,
+                },
+            );
+            let d = codes::HOSTING_PROVIDER_DOMAIN_NOT_ALLOWED
+                .diagnostic()
+                .param("domain", domain.clone())
+                .param("fqdn1", t.to_string())
+                .source(edge.clone());
+            return Route::Reject(self.reject(trace, &edge, d));
         }
         let d = cannot_route(
             "Cannot route between the source and destination domains because partner discovery is not enabled",

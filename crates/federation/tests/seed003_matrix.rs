@@ -124,15 +124,15 @@ fn every_seed_003_cell_comes_out_exactly() {
             if r.diagnostics.len() != 1 {
                 wrong.push(format!("{} ms-diagnostics headers", r.diagnostics.len()));
             }
-            if let (Some(d), Some(code)) = (r.diagnostics.first(), got_diag) {
-                if let Some(expected) = sc.headers.get(&code.to_string()) {
-                    headers_checked += 1;
-                    if &d.header_value() != expected {
-                        wrong.push(format!(
-                            "header\n      got      {}\n      expected {expected}",
-                            d.header_value()
-                        ));
-                    }
+            if let (Some(d), Some(code)) = (r.diagnostics.first(), got_diag)
+                && let Some(expected) = sc.headers.get(&code.to_string())
+            {
+                headers_checked += 1;
+                if &d.header_value() != expected {
+                    wrong.push(format!(
+                        "header\n      got      {}\n      expected {expected}",
+                        d.header_value()
+                    ));
                 }
             }
         }

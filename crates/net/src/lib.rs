@@ -543,12 +543,11 @@ impl Shared {
     }
 
     pub(crate) fn unregister(&self, id: ConnId) {
-        if let Ok(mut t) = self.conns.lock() {
-            if let Some(h) = t.by_id.remove(&id) {
-                if t.by_remote.get(&(h.proto, h.remote)) == Some(&id) {
-                    t.by_remote.remove(&(h.proto, h.remote));
-                }
-            }
+        if let Ok(mut t) = self.conns.lock()
+            && let Some(h) = t.by_id.remove(&id)
+            && t.by_remote.get(&(h.proto, h.remote)) == Some(&id)
+        {
+            t.by_remote.remove(&(h.proto, h.remote));
         }
     }
 }

@@ -164,11 +164,11 @@ impl StreamFramer {
                 .iter()
                 .take(32)
                 .position(|&b| !is_token(b) && b != b'/');
-            if let Some(i) = first_bad {
-                if i == 0 || self.buf[i] != b' ' {
-                    let offset = self.offset;
-                    return self.fail(FramingError::Garbage { offset });
-                }
+            if let Some(i) = first_bad
+                && (i == 0 || self.buf[i] != b' ')
+            {
+                let offset = self.offset;
+                return self.fail(FramingError::Garbage { offset });
             }
             // Find the end of the header section within the limit.
             let window = &self.buf[..self.buf.len().min(self.max_message)];

@@ -744,29 +744,29 @@ impl Message {
         }
         self.max_forwards()?;
         if let StartLine::Request(r) = &self.start {
-            if let Some(cseq) = self.cseq()? {
-                if cseq.method != r.method {
-                    let at = self
-                        .header(&HeaderName::CSeq)
-                        .map_or(0, Header::value_offset);
-                    return Err(ParseError::new(
-                        at,
-                        Part::Header("CSeq"),
-                        ErrorKind::Semantic,
-                        "expected the CSeq method to match the request method",
-                    ));
-                }
+            if let Some(cseq) = self.cseq()?
+                && cseq.method != r.method
+            {
+                let at = self
+                    .header(&HeaderName::CSeq)
+                    .map_or(0, Header::value_offset);
+                return Err(ParseError::new(
+                    at,
+                    Part::Header("CSeq"),
+                    ErrorKind::Semantic,
+                    "expected the CSeq method to match the request method",
+                ));
             }
-            if let Uri::Sip(u) = &r.uri {
-                if !u.headers.is_empty() {
-                    let at = self.raw_start.as_ref().map_or(0, |_| 0);
-                    return Err(ParseError::new(
-                        at,
-                        Part::StartLine,
-                        ErrorKind::Semantic,
-                        "expected a Request-URI without headers ('?…')",
-                    ));
-                }
+            if let Uri::Sip(u) = &r.uri
+                && !u.headers.is_empty()
+            {
+                let at = self.raw_start.as_ref().map_or(0, |_| 0);
+                return Err(ParseError::new(
+                    at,
+                    Part::StartLine,
+                    ErrorKind::Semantic,
+                    "expected a Request-URI without headers ('?…')",
+                ));
             }
         }
         Ok(())

@@ -130,15 +130,15 @@ fn valid_vectors_parse_validate_and_match_the_facts() {
                     v.name
                 );
             }
-        } else if let Some(rest) = v.after_headers_len {
-            if m.content_length().unwrap().is_none() {
-                assert_eq!(
-                    m.body().len(),
-                    rest,
-                    "{}: without Content-Length the datagram's rest is the body",
-                    v.name
-                );
-            }
+        } else if let Some(rest) = v.after_headers_len
+            && m.content_length().unwrap().is_none()
+        {
+            assert_eq!(
+                m.body().len(),
+                rest,
+                "{}: without Content-Length the datagram's rest is the body",
+                v.name
+            );
         }
         // Written back, the message is byte for byte what was received (up to the body's end).
         let out = m.to_bytes();

@@ -280,7 +280,7 @@ impl Attribute {
             }
             (MESSAGE_INTEGRITY_SHA256, false) => {
                 // RFC 8489 §14.6: at least 16 bytes, at most 32, a multiple of 4.
-                if !(16..=32).contains(&value.len()) || value.len() % 4 != 0 {
+                if !(16..=32).contains(&value.len()) || !value.len().is_multiple_of(4) {
                     return Err(AttrError::Length);
                 }
                 Self::MessageIntegritySha256(value.to_vec())
@@ -295,7 +295,7 @@ impl Attribute {
             (REALM, false) | (MS_REALM, true) => Self::Realm(text(value, MAX_TEXT)?),
             (NONCE, false) | (MS_NONCE, true) => Self::Nonce(text(value, MAX_TEXT)?),
             (UNKNOWN_ATTRIBUTES, _) => {
-                if value.len() % 2 != 0 {
+                if !value.len().is_multiple_of(2) {
                     return Err(AttrError::Length);
                 }
                 Self::UnknownAttributes(

@@ -388,7 +388,7 @@ pub(crate) fn fingerprint(bytes: &[u8]) -> u32 {
 pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     let header = peek_header(bytes)?;
     let actual = bytes.len() - HEADER_LEN;
-    if header.length != actual || actual % 4 != 0 {
+    if header.length != actual || !actual.is_multiple_of(4) {
         return Err(DecodeError::Length {
             declared: header.length,
             actual,
@@ -443,7 +443,7 @@ fn hmac_input<M: Mac>(mac: &mut M, bytes: &[u8], at: usize, attr_len: usize, dia
     mac.update(bytes.get(..2).unwrap_or_default());
     mac.update(&fake_len.to_be_bytes());
     mac.update(bytes.get(4..at).unwrap_or_default());
-    if dialect == Dialect::MsTurn && at % 64 != 0 {
+    if dialect == Dialect::MsTurn && !at.is_multiple_of(64) {
         mac.update(&[0u8; 64][..64 - at % 64]);
     }
 }
@@ -559,10 +559,10 @@ impl Message {
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
         let dialect = self.dialect();
-        if let TransactionId::MsTurn(id) = &self.transaction_id {
-            if id.starts_with(&MAGIC_COOKIE.to_be_bytes()) {
-                return Err(EncodeError::MsTransactionIdIsCookie);
-            }
+        if let TransactionId::MsTurn(id) = &self.transaction_id
+            && id.starts_with(&MAGIC_COOKIE.to_be_bytes())
+        {
+            return Err(EncodeError::MsTransactionIdIsCookie);
         }
         out.clear();
         out.extend_from_slice(&self.message_type()?.to_be_bytes());

@@ -79,10 +79,10 @@ impl Trie {
                 }
             };
         }
-        if let Some(n) = self.nodes.get_mut(node) {
-            if n.ids.last() != Some(&id) {
-                n.ids.push(id);
-            }
+        if let Some(n) = self.nodes.get_mut(node)
+            && n.ids.last() != Some(&id)
+        {
+            n.ids.push(id);
         }
     }
 

@@ -107,7 +107,7 @@ fn credentials(secret_file: &Path, user: &str, ttl: u64, now: u64) -> Result<Str
 /// Parses hex digits, ignoring whitespace.
 fn parse_hex(hex: &str) -> Result<Vec<u8>, TurnCtlError> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(TurnCtlError::Hex("odd number of digits".into()));
     }
     digits

@@ -124,11 +124,11 @@ fn test(args: &TestArgs) -> ExitCode {
         s
     };
     // A closed pipe (`| head`) is not an error worth a panic.
-    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write to stdout: {e}");
+        return ExitCode::from(EXIT_USAGE);
     }
     if decision.outcome.is_accepted() {
         ExitCode::SUCCESS

@@ -598,11 +598,11 @@ impl<B: RelayBinder> Server<B> {
     /// Makes sure the allocation is looked at by `at`: one live heap entry per allocation,
     /// pushed only when the deadline moves earlier (so requests cannot grow the heap).
     fn schedule(&mut self, ft: FiveTuple, at: Instant) {
-        if let Some(alloc) = self.allocations.get_mut(&ft) {
-            if alloc.scheduled.is_none_or(|s| at < s) {
-                alloc.scheduled = Some(at);
-                self.timers.push(Reverse((at, ft)));
-            }
+        if let Some(alloc) = self.allocations.get_mut(&ft)
+            && alloc.scheduled.is_none_or(|s| at < s)
+        {
+            alloc.scheduled = Some(at);
+            self.timers.push(Reverse((at, ft)));
         }
     }
 
@@ -1358,7 +1358,7 @@ impl<B: RelayBinder> Server<B> {
     /// correct, known attributes well-formed), then relayed only with a permission.
     fn send_indication_fast(&mut self, now: Instant, ft: FiveTuple, header: &Header, bytes: &[u8]) {
         let actual = bytes.len() - HEADER_LEN;
-        if header.length != actual || actual % 4 != 0 {
+        if header.length != actual || !actual.is_multiple_of(4) {
             self.stats.dropped_malformed += 1;
             return;
         }
@@ -1462,10 +1462,10 @@ impl<B: RelayBinder> Server<B> {
             Attribute::MsDestinationAddress(p) => Some(*p),
             _ => None,
         });
-        if let Some(d) = dest {
-            if self.peer_denied(d) {
-                return Err(ErrorReply::signed(403, &key));
-            }
+        if let Some(d) = dest
+            && self.peer_denied(d)
+        {
+            return Err(ErrorReply::signed(403, &key));
         }
         let expires = now + self.config.permission_lifetime;
         if let Some(alloc) = self.allocations.get_mut(&req.ft) {
