@@ -1,0 +1,974 @@
+//! The transaction layer: every transaction of an element, the indexes that match messages to
+//! them, one timer queue, and the queues of transmissions and events the driver drains.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use sip_msg::{HeaderName, Message, Method};
+
+use crate::config::TimerConfig;
+use crate::error::{InboundError, SendError, TransportError};
+use crate::event::{Event, Kind, State, Timer, Transmit, TxnId};
+use crate::matching::{
+    AckKey, ClientKey, MergeKey, RequestInfo, SentBy, ServerKey, response_key, to_tag,
+};
+use crate::peer::Peer;
+
+/// One transaction: its state machine's state, the request that created it, what it may
+/// have to send again, and its armed timers.
+#[derive(Debug)]
+struct Txn<A> {
+    kind: Kind,
+    state: State,
+    /// Client: where the request goes. Server: where the request came from.
+    peer: A,
+    reliable: bool,
+    /// The request that created the transaction ("original request", §17.1.1.3).
+    request: Message,
+    info: RequestInfo,
+    /// Server: the most recent provisional response sent (§17.2.1, §17.2.2).
+    provisional: Option<Message>,
+    /// Server: the final response sent. Client INVITE: the ACK built for a non-2xx.
+    last: Option<Message>,
+    /// The current interval of Timer A, E or G.
+    interval: Duration,
+    armed: Vec<(Timer, Instant)>,
+    /// Server INVITE: the To tag of the final response sent (RFC 2543 ACK matching, §17.2.3).
+    response_to_tag: Option<String>,
+    /// Server INVITE in Accepted: the ACK keys of the 2xx responses sent.
+    ack_keys: Vec<AckKey>,
+    /// Server INVITE: the TU asked the layer to retransmit its 2xx until the ACK (§13.3.1.4).
+    retransmit_2xx: bool,
+    /// Server INVITE in Accepted: an ACK for the 2xx arrived.
+    acked: bool,
+    /// Client INVITE: a provisional response arrived (Timer C, §16.8).
+    provisional_seen: bool,
+    /// Client INVITE: Timer C is in use (§16.6 step 11).
+    timer_c: bool,
+    /// The merged-request key this transaction registered (§8.2.2.2).
+    merge_key: Option<MergeKey>,
+}
+
+/// All transactions of one element, driven by the caller (sans-IO): messages, timeouts and
+/// transport errors in; transmissions, events and the next wake-up time out.
+#[derive(Debug)]
+pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
+    config: TimerConfig,
+    auto_trying: bool,
+    next_id: u64,
+    txns: HashMap<TxnId, Txn<A>>,
+    /// RFC 3261 §17.1.3.
+    client_index: HashMap<ClientKey, TxnId>,
+    /// RFC 3261 §17.2.3, branches with the magic cookie.
+    server_index: HashMap<ServerKey, TxnId>,
+    /// RFC 3261 §9.2: (branch, sent-by) of every non-CANCEL server transaction.
+    cancel_index: HashMap<(String, SentBy), TxnId>,
+    /// RFC 3261 §17.2.3 RFC 2543 fallback: server transactions without cookie, by Call-ID.
+    rfc2543_index: HashMap<String, Vec<TxnId>>,
+    /// RFC 3261 §8.2.2.2.
+    merge_index: HashMap<MergeKey, TxnId>,
+    /// RFC 6026 §8.7: Accepted INVITE server transactions by the dialog their 2xx creates.
+    ack_index: HashMap<AckKey, TxnId>,
+    timers: BTreeSet<(Instant, TxnId, Timer)>,
+    transmits: VecDeque<Transmit<A>>,
+    events: VecDeque<Event<A>>,
+}
+
+/// Adds `d` to `at`; `None` if the result is not representable (the timer then never fires).
+fn after(at: Instant, d: Duration) -> Option<Instant> {
+    at.checked_add(d)
+}
+
+/// The ACK for a non-2xx final response, built by the INVITE client transaction
+/// (RFC 3261 §17.1.1.3): Request-URI, Call-ID, From and the single top Via of the original
+/// request, To of the response, CSeq number with method ACK, and the original Route headers.
+fn build_ack(req: &Message, info: &RequestInfo, resp: &Message) -> Message {
+    let mut ack = Message::request(Method::Ack, info.uri.clone());
+    ack.push(HeaderName::Via, &info.via);
+    match req.header(&HeaderName::MaxForwards) {
+        Some(h) => ack.push(HeaderName::MaxForwards, h.value_str()),
+        None => ack.push(HeaderName::MaxForwards, 70),
+    }
+    if let Some(h) = req.header(&HeaderName::From) {
+        ack.push(HeaderName::From, h.value_str());
+    }
+    if let Some(h) = resp
+        .header(&HeaderName::To)
+        .or_else(|| req.header(&HeaderName::To))
+    {
+        ack.push(HeaderName::To, h.value_str());
+    }
+    if let Some(h) = req.header(&HeaderName::CallId) {
+        ack.push(HeaderName::CallId, h.value_str());
+    }
+    ack.push(HeaderName::CSeq, format!("{} ACK", info.cseq.seq));
+    for h in req.headers_named(&HeaderName::Route) {
+        ack.push(HeaderName::Route, h.value_str());
+    }
+    ack.push(HeaderName::ContentLength, 0);
+    ack
+}
+
+impl<A: Peer> TransactionLayer<A> {
+    /// A layer with no transactions, using `config` for every timer.
+    pub fn new(config: TimerConfig) -> Self {
+        TransactionLayer {
+            config,
+            auto_trying: true,
+            next_id: 0,
+            txns: HashMap::new(),
+            client_index: HashMap::new(),
+            server_index: HashMap::new(),
+            cancel_index: HashMap::new(),
+            rfc2543_index: HashMap::new(),
+            merge_index: HashMap::new(),
+            ack_index: HashMap::new(),
+            timers: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Whether INVITE server transactions answer 100 Trying at once (RFC 3261 §17.2.1; on by
+    /// default). Turn it off only if the TU always answers within 200 ms.
+    pub fn set_auto_trying(&mut self, on: bool) {
+        self.auto_trying = on;
+    }
+
+    /// The timer configuration.
+    pub fn config(&self) -> &TimerConfig {
+        &self.config
+    }
+
+    /// The state of a live transaction; `None` once it has terminated (or never existed).
+    pub fn state(&self, txn: TxnId) -> Option<State> {
+        self.txns.get(&txn).map(|t| t.state)
+    }
+
+    /// The kind of a live transaction.
+    pub fn kind(&self, txn: TxnId) -> Option<Kind> {
+        self.txns.get(&txn).map(|t| t.kind)
+    }
+
+    /// The request that created a live transaction.
+    pub fn request(&self, txn: TxnId) -> Option<&Message> {
+        self.txns.get(&txn).map(|t| &t.request)
+    }
+
+    /// How many transactions are live.
+    pub fn len(&self) -> usize {
+        self.txns.len()
+    }
+
+    /// Whether no transaction is live.
+    pub fn is_empty(&self) -> bool {
+        self.txns.is_empty()
+    }
+
+    // --- output -----------------------------------------------------------------------------
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<A>> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the transaction user.
+    pub fn poll_event(&mut self) -> Option<Event<A>> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called, if any timer is armed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _, _)| *at)
+    }
+
+    // --- input from the transaction user ------------------------------------------------------
+
+    /// Starts a client transaction for `request` (any method but ACK) sent to `to`
+    /// (RFC 3261 §17.1.1.2, §17.1.2.2). The top Via must carry an RFC 3261 branch.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        to: A,
+    ) -> Result<TxnId, SendError> {
+        if !request.is_request() {
+            return Err(SendError::NotARequest);
+        }
+        let info = RequestInfo::of(&request)?;
+        if info.method == Method::Ack {
+            return Err(SendError::AckNotAllowed);
+        }
+        let branch = info.branch.clone().ok_or(SendError::NoMagicCookie)?;
+        let key = ClientKey {
+            branch,
+            method: info.method.clone(),
+        };
+        if let Some(&id) = self.client_index.get(&key) {
+            return Err(SendError::DuplicateBranch(id));
+        }
+        let id = self.new_id();
+        let invite = info.method == Method::Invite;
+        let reliable = to.is_reliable();
+        let mut t = Txn {
+            kind: if invite {
+                Kind::ClientInvite
+            } else {
+                Kind::ClientNonInvite
+            },
+            state: if invite {
+                State::Calling
+            } else {
+                State::Trying
+            },
+            peer: to,
+            reliable,
+            request,
+            info,
+            provisional: None,
+            last: None,
+            interval: self.config.t1,
+            armed: Vec::new(),
+            response_to_tag: None,
+            ack_keys: Vec::new(),
+            retransmit_2xx: false,
+            acked: false,
+            provisional_seen: false,
+            timer_c: false,
+            merge_key: None,
+        };
+        self.client_index.insert(key, id);
+        self.transmit(id, t.peer.clone(), t.request.clone(), false);
+        let t1 = self.config.t1;
+        let t1_x64 = self.config.t1_x64();
+        if invite {
+            // RFC 3261 §17.1.1.2: Timer A (unreliable only) and Timer B.
+            if !reliable {
+                self.arm(id, &mut t, Timer::A, now, t1);
+            }
+            self.arm(id, &mut t, Timer::B, now, t1_x64);
+        } else {
+            // RFC 3261 §17.1.2.2: Timer E (unreliable only) and Timer F.
+            if !reliable {
+                self.arm(id, &mut t, Timer::E, now, t1);
+            }
+            self.arm(id, &mut t, Timer::F, now, t1_x64);
+        }
+        self.txns.insert(id, t);
+        Ok(id)
+    }
+
+    /// Sends a response through the server transaction `txn` (RFC 3261 §17.2.1, §17.2.2,
+    /// RFC 6026 §8.5). A 2xx to an INVITE moves it to Accepted; the 2xx is then the TU's to
+    /// retransmit (§13.3.1.4) by calling this again, or use [`Self::send_2xx_retransmitting`].
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        txn: TxnId,
+        response: Message,
+    ) -> Result<(), SendError> {
+        self.respond(now, txn, response, false)
+    }
+
+    /// Sends a 2xx to an INVITE and lets the layer retransmit it for the UAS core (RFC 3261
+    /// §13.3.1.4): at T1, doubling up to T2, until the ACK arrives; if none arrives within
+    /// 64·T1 (Timer L), an [`Event::Timeout`] with [`Timer::L`] tells the TU to end the session.
+    pub fn send_2xx_retransmitting(
+        &mut self,
+        now: Instant,
+        txn: TxnId,
+        response: Message,
+    ) -> Result<(), SendError> {
+        match (self.kind(txn), response.status()) {
+            (None, _) => Err(SendError::UnknownTransaction(txn)),
+            (Some(Kind::ServerInvite), Some(200..=299)) => self.respond(now, txn, response, true),
+            (Some(Kind::ServerInvite), _) => Err(SendError::NotAResponse),
+            (Some(_), _) => Err(SendError::WrongKind(txn)),
+        }
+    }
+
+    /// Hands a message to the transport outside any transaction: the ACK for a 2xx (RFC 3261
+    /// §13.2.2.4) or a statelessly forwarded message (§16.11).
+    pub fn send_stateless(&mut self, message: Message, to: A) {
+        self.transmits.push_back(Transmit {
+            txn: None,
+            to,
+            message,
+            retransmission: false,
+        });
+    }
+
+    /// Starts (or restarts) Timer C on a proxied INVITE client transaction (RFC 3261 §16.6
+    /// step 11). Each provisional response restarts it (§16.7 step 2); a final response stops it.
+    pub fn arm_timer_c(&mut self, now: Instant, txn: TxnId) -> Result<(), SendError> {
+        let mut t = self
+            .txns
+            .remove(&txn)
+            .ok_or(SendError::UnknownTransaction(txn))?;
+        let ok =
+            t.kind == Kind::ClientInvite && matches!(t.state, State::Calling | State::Proceeding);
+        if ok {
+            t.timer_c = true;
+            let c = self.config.timer_c;
+            self.arm(txn, &mut t, Timer::C, now, c);
+        }
+        let kind = t.kind;
+        let state = t.state;
+        self.txns.insert(txn, t);
+        match (ok, kind) {
+            (true, _) => Ok(()),
+            (false, Kind::ClientInvite) => Err(SendError::WrongState {
+                txn,
+                state,
+                status: 0,
+            }),
+            (false, _) => Err(SendError::WrongKind(txn)),
+        }
+    }
+
+    // --- input from the transport -------------------------------------------------------------
+
+    /// Feeds a message received from `from`. Requests go to the server transaction they match
+    /// (or create one), responses to the client transaction they match (RFC 3261 §17.1.3,
+    /// §17.2.3). An error means the message was dropped.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        message: Message,
+        from: A,
+    ) -> Result<(), InboundError> {
+        if message.is_request() {
+            self.handle_request(now, message, from)
+        } else {
+            self.handle_response(now, message, from)
+        }
+    }
+
+    /// Fires every timer due at `now`, in deadline order. Retransmission intervals are
+    /// measured from each timer's deadline, so a late call does not shift the schedule.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id, timer)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.remove(&(at, id, timer));
+            let Some(mut t) = self.txns.remove(&id) else {
+                continue;
+            };
+            t.armed.retain(|(tm, _)| *tm != timer);
+            self.fire(at, id, &mut t, timer);
+            self.put(id, t);
+        }
+    }
+
+    /// Reports that the transport failed to send a message of transaction `txn` (RFC 3261
+    /// §17.1.1.2, §17.1.2.2, §17.1.4, §17.2.4): the TU is told and the transaction ends.
+    pub fn handle_transport_error(&mut self, _now: Instant, txn: TxnId, error: TransportError) {
+        let Some(mut t) = self.txns.remove(&txn) else {
+            return;
+        };
+        let fatal = match (t.kind, t.state) {
+            // §17.1.1.2: Calling; Completed covers the ACK the transaction sent (Figure 5).
+            (Kind::ClientInvite, State::Calling | State::Completed) => true,
+            // §17.1.2.2: Trying and Proceeding (the request is still being retransmitted).
+            (Kind::ClientNonInvite, State::Trying | State::Proceeding) => true,
+            // §17.2.4: a response could not be sent.
+            (Kind::ServerInvite, State::Proceeding | State::Completed) => true,
+            (Kind::ServerNonInvite, State::Trying | State::Proceeding | State::Completed) => true,
+            // RFC 6026 §8.5: a 2xx (re)sent in Accepted failed; the TU is told, but the
+            // transaction stays to absorb INVITE retransmissions until Timer L.
+            (Kind::ServerInvite, State::Accepted) => {
+                self.events.push_back(Event::TransportError { txn, error });
+                self.txns.insert(txn, t);
+                return;
+            }
+            _ => false,
+        };
+        if fatal {
+            self.events.push_back(Event::TransportError { txn, error });
+            t.state = State::Terminated;
+        }
+        self.put(txn, t);
+    }
+
+    // --- internals ----------------------------------------------------------------------------
+
+    fn new_id(&mut self) -> TxnId {
+        self.next_id += 1;
+        TxnId(self.next_id)
+    }
+
+    fn transmit(&mut self, id: TxnId, to: A, message: Message, retransmission: bool) {
+        self.transmits.push_back(Transmit {
+            txn: Some(id),
+            to,
+            message,
+            retransmission,
+        });
+    }
+
+    /// Arms `timer` to fire `d` after `base`, replacing an earlier arming of the same timer.
+    fn arm(&mut self, id: TxnId, t: &mut Txn<A>, timer: Timer, base: Instant, d: Duration) {
+        self.disarm(id, t, timer);
+        if let Some(at) = after(base, d) {
+            t.armed.push((timer, at));
+            self.timers.insert((at, id, timer));
+        }
+    }
+
+    fn disarm(&mut self, id: TxnId, t: &mut Txn<A>, timer: Timer) {
+        if let Some(pos) = t.armed.iter().position(|(tm, _)| *tm == timer) {
+            let (_, at) = t.armed.swap_remove(pos);
+            self.timers.remove(&(at, id, timer));
+        }
+    }
+
+    /// Arms a wait timer that is zero on reliable transports (D, I, J, K); zero ends the
+    /// transaction at once (RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2).
+    fn arm_wait(&mut self, id: TxnId, t: &mut Txn<A>, timer: Timer, now: Instant, d: Duration) {
+        if t.reliable || d.is_zero() {
+            t.state = State::Terminated;
+        } else {
+            self.arm(id, t, timer, now, d);
+        }
+    }
+
+    /// Stores `t` back, or if it reached Terminated, removes it from every index and tells the TU.
+    fn put(&mut self, id: TxnId, mut t: Txn<A>) {
+        if t.state != State::Terminated {
+            self.txns.insert(id, t);
+            return;
+        }
+        for (timer, at) in t.armed.drain(..) {
+            self.timers.remove(&(at, id, timer));
+        }
+        let unindex = |map_id: Option<&TxnId>| map_id == Some(&id);
+        if t.kind.is_client() {
+            if let Some(branch) = t.info.branch.clone() {
+                let key = ClientKey {
+                    branch,
+                    method: t.info.method.clone(),
+                };
+                if unindex(self.client_index.get(&key)) {
+                    self.client_index.remove(&key);
+                }
+            }
+        } else {
+            match t.info.server_key() {
+                Some(key) => {
+                    let ck = (key.branch.clone(), key.sent_by.clone());
+                    if unindex(self.server_index.get(&key)) {
+                        self.server_index.remove(&key);
+                    }
+                    if unindex(self.cancel_index.get(&ck)) {
+                        self.cancel_index.remove(&ck);
+                    }
+                }
+                None => {
+                    if let Some(list) = self.rfc2543_index.get_mut(&t.info.call_id) {
+                        list.retain(|x| *x != id);
+                        if list.is_empty() {
+                            self.rfc2543_index.remove(&t.info.call_id);
+                        }
+                    }
+                }
+            }
+            if let Some(k) = t.merge_key.take() {
+                if unindex(self.merge_index.get(&k)) {
+                    self.merge_index.remove(&k);
+                }
+            }
+            for k in t.ack_keys.drain(..) {
+                if unindex(self.ack_index.get(&k)) {
+                    self.ack_index.remove(&k);
+                }
+            }
+        }
+        self.events.push_back(Event::Terminated { txn: id });
+    }
+
+    fn respond(
+        &mut self,
+        now: Instant,
+        txn: TxnId,
+        response: Message,
+        retransmit_2xx: bool,
+    ) -> Result<(), SendError> {
+        let status = response.status().ok_or(SendError::NotAResponse)?;
+        let mut t = self
+            .txns
+            .remove(&txn)
+            .ok_or(SendError::UnknownTransaction(txn))?;
+        let r = self.respond_in(now, txn, &mut t, response, status, retransmit_2xx);
+        self.put(txn, t);
+        r
+    }
+
+    fn respond_in(
+        &mut self,
+        now: Instant,
+        id: TxnId,
+        t: &mut Txn<A>,
+        response: Message,
+        status: u16,
+        retransmit_2xx: bool,
+    ) -> Result<(), SendError> {
+        let wrong = SendError::WrongState {
+            txn: id,
+            state: t.state,
+            status,
+        };
+        let t1 = self.config.t1;
+        let t1_x64 = self.config.t1_x64();
+        match (t.kind, t.state, status) {
+            (Kind::ClientInvite | Kind::ClientNonInvite, _, _) => Err(SendError::WrongKind(id)),
+            // RFC 3261 §17.2.1: provisional responses in Proceeding.
+            (Kind::ServerInvite, State::Proceeding, 100..=199) => {
+                self.transmit(id, t.peer.clone(), response.clone(), false);
+                t.provisional = Some(response);
+                Ok(())
+            }
+            // RFC 6026 §8.5: a 2xx moves the transaction to Accepted and starts Timer L.
+            (Kind::ServerInvite, State::Proceeding, 200..=299) => {
+                self.transmit(id, t.peer.clone(), response.clone(), false);
+                t.state = State::Accepted;
+                self.arm(id, t, Timer::L, now, t1_x64);
+                self.index_2xx(id, t, &response);
+                if retransmit_2xx {
+                    // RFC 3261 §13.3.1.4: retransmitted end to end, whatever the first hop's transport.
+                    t.retransmit_2xx = true;
+                    t.interval = t1;
+                    self.arm(id, t, Timer::G, now, t1);
+                }
+                t.last = Some(response);
+                Ok(())
+            }
+            // RFC 3261 §17.2.1: a non-2xx final response: Completed, Timer G (unreliable), Timer H.
+            (Kind::ServerInvite, State::Proceeding, 300..=699) => {
+                self.transmit(id, t.peer.clone(), response.clone(), false);
+                t.state = State::Completed;
+                t.response_to_tag = to_tag(&response);
+                t.last = Some(response);
+                if !t.reliable {
+                    t.interval = t1;
+                    self.arm(id, t, Timer::G, now, t1);
+                }
+                self.arm(id, t, Timer::H, now, t1_x64);
+                Ok(())
+            }
+            // RFC 6026 §8.5: "2xx from TU / send response" in Accepted (retransmissions, forks).
+            (Kind::ServerInvite, State::Accepted, 200..=299) => {
+                self.transmit(id, t.peer.clone(), response.clone(), false);
+                self.index_2xx(id, t, &response);
+                Ok(())
+            }
+            // RFC 3261 §17.2.2: provisional responses move Trying to Proceeding.
+            (Kind::ServerNonInvite, State::Trying | State::Proceeding, 100..=199) => {
+                self.transmit(id, t.peer.clone(), response.clone(), false);
+                t.state = State::Proceeding;
+                t.provisional = Some(response);
+                Ok(())
+            }
+            // RFC 3261 §17.2.2: a final response: Completed, Timer J (64·T1 unreliable, else 0).
+            (Kind::ServerNonInvite, State::Trying | State::Proceeding, 200..=699) => {
+                self.transmit(id, t.peer.clone(), response.clone(), false);
+                t.state = State::Completed;
+                t.last = Some(response);
+                self.arm_wait(id, t, Timer::J, now, t1_x64);
+                Ok(())
+            }
+            _ => Err(wrong),
+        }
+    }
+
+    /// Registers the dialog a 2xx to an INVITE creates, so its ACK finds the transaction.
+    fn index_2xx(&mut self, id: TxnId, t: &mut Txn<A>, response: &Message) {
+        let key = AckKey {
+            call_id: t.info.call_id.clone(),
+            from_tag: t.info.from_tag.clone(),
+            to_tag: to_tag(response),
+            seq: t.info.cseq.seq,
+        };
+        if !t.ack_keys.contains(&key) {
+            self.ack_index.insert(key.clone(), id);
+            t.ack_keys.push(key);
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        response: Message,
+        from: A,
+    ) -> Result<(), InboundError> {
+        let key = response_key(&response)?;
+        let status = response.status().unwrap_or(0);
+        let Some(&id) = self.client_index.get(&key) else {
+            // RFC 3261 §18.1.2: no match, the core decides.
+            self.events
+                .push_back(Event::UnmatchedResponse { response, from });
+            return Ok(());
+        };
+        let Some(mut t) = self.txns.remove(&id) else {
+            return Ok(());
+        };
+        let t1_x64 = self.config.t1_x64();
+        match (t.kind, t.state, status) {
+            // RFC 3261 §17.1.1.2: provisional responses in Calling or Proceeding.
+            (Kind::ClientInvite, State::Calling | State::Proceeding, 100..=199) => {
+                t.state = State::Proceeding;
+                self.disarm(id, &mut t, Timer::A);
+                self.disarm(id, &mut t, Timer::B);
+                t.provisional_seen = true;
+                if t.timer_c && status > 100 {
+                    // RFC 3261 §16.7 step 2: a 101-199 response restarts Timer C.
+                    let c = self.config.timer_c;
+                    self.arm(id, &mut t, Timer::C, now, c);
+                }
+                self.events.push_back(Event::Response { txn: id, response });
+            }
+            // RFC 6026 §8.4: a 2xx moves the transaction to Accepted and starts Timer M.
+            (Kind::ClientInvite, State::Calling | State::Proceeding, 200..=299) => {
+                t.state = State::Accepted;
+                for timer in [Timer::A, Timer::B, Timer::C] {
+                    self.disarm(id, &mut t, timer);
+                }
+                self.arm(id, &mut t, Timer::M, now, t1_x64);
+                self.events.push_back(Event::Response { txn: id, response });
+            }
+            // RFC 3261 §17.1.1.2: a non-2xx final response is ACKed here, Timer D starts.
+            (Kind::ClientInvite, State::Calling | State::Proceeding, 300..=699) => {
+                t.state = State::Completed;
+                for timer in [Timer::A, Timer::B, Timer::C] {
+                    self.disarm(id, &mut t, timer);
+                }
+                let ack = build_ack(&t.request, &t.info, &response);
+                self.transmit(id, t.peer.clone(), ack.clone(), false);
+                t.last = Some(ack);
+                self.events.push_back(Event::Response { txn: id, response });
+                let d = self.config.timer_d;
+                self.arm_wait(id, &mut t, Timer::D, now, d);
+            }
+            // RFC 3261 §17.1.1.2: a retransmitted non-2xx is ACKed again, not passed up.
+            (Kind::ClientInvite, State::Completed, 300..=699) => {
+                if let Some(ack) = t.last.clone() {
+                    self.transmit(id, t.peer.clone(), ack, true);
+                }
+            }
+            // RFC 6026 §8.4: every 2xx in Accepted goes to the TU, which ACKs it.
+            (Kind::ClientInvite, State::Accepted, 200..=299) => {
+                self.events.push_back(Event::Response { txn: id, response });
+            }
+            // RFC 3261 §17.1.2.2: provisional responses in Trying or Proceeding.
+            (Kind::ClientNonInvite, State::Trying | State::Proceeding, 100..=199) => {
+                t.state = State::Proceeding;
+                self.events.push_back(Event::Response { txn: id, response });
+            }
+            // RFC 3261 §17.1.2.2: a final response: Completed, Timer K (T4 unreliable, else 0).
+            (Kind::ClientNonInvite, State::Trying | State::Proceeding, 200..=699) => {
+                t.state = State::Completed;
+                self.disarm(id, &mut t, Timer::E);
+                self.disarm(id, &mut t, Timer::F);
+                self.events.push_back(Event::Response { txn: id, response });
+                let t4 = self.config.t4;
+                self.arm_wait(id, &mut t, Timer::K, now, t4);
+            }
+            // Everything else is a retransmission the state absorbs.
+            _ => {}
+        }
+        self.put(id, t);
+        Ok(())
+    }
+
+    /// The server transaction a request belongs to (RFC 3261 §17.2.3).
+    fn match_server(&self, info: &RequestInfo) -> Option<TxnId> {
+        match info.server_key() {
+            Some(key) => self.server_index.get(&key).copied(),
+            None => self
+                .rfc2543_index
+                .get(&info.call_id)?
+                .iter()
+                .copied()
+                .find(|id| {
+                    self.txns.get(id).is_some_and(|t| {
+                        info.matches_2543(&t.info, t.response_to_tag.as_deref(), false)
+                    })
+                }),
+        }
+    }
+
+    /// The transaction a CANCEL cancels: matched as if the CANCEL had any method but CANCEL
+    /// or ACK (RFC 3261 §9.2).
+    fn match_cancel(&self, info: &RequestInfo) -> Option<TxnId> {
+        match &info.branch {
+            Some(branch) => self
+                .cancel_index
+                .get(&(branch.clone(), info.sent_by()))
+                .copied(),
+            None => self
+                .rfc2543_index
+                .get(&info.call_id)?
+                .iter()
+                .copied()
+                .find(|id| {
+                    self.txns.get(id).is_some_and(|t| {
+                        t.info.method != Method::Cancel && info.matches_2543(&t.info, None, true)
+                    })
+                }),
+        }
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        from: A,
+    ) -> Result<(), InboundError> {
+        let info = RequestInfo::of(&request)?;
+        if let Some(id) = self.match_server(&info) {
+            if let Some(mut t) = self.txns.remove(&id) {
+                self.retransmitted_request(now, id, &mut t, request, &info, from);
+                self.put(id, t);
+            }
+            return Ok(());
+        }
+        if info.method == Method::Ack {
+            // RFC 3261 §17.2.3 / RFC 6026 §8.7: an ACK matching no transaction is the ACK for
+            // a 2xx and goes to the TU, with the Accepted transaction of its dialog if live.
+            let invite = self.ack_index.get(&AckKey::of_ack(&info)).copied();
+            if let Some(id) = invite {
+                self.ack_accepted(id);
+            }
+            self.events.push_back(Event::Ack {
+                request,
+                from,
+                invite,
+            });
+            return Ok(());
+        }
+        self.new_server(request, info, from);
+        Ok(())
+    }
+
+    /// An ACK for the 2xx of the Accepted transaction `id`: 2xx retransmission stops (§13.3.1.4).
+    fn ack_accepted(&mut self, id: TxnId) {
+        if let Some(mut t) = self.txns.remove(&id) {
+            t.acked = true;
+            self.disarm(id, &mut t, Timer::G);
+            self.txns.insert(id, t);
+        }
+    }
+
+    /// A request that matched server transaction `id`.
+    fn retransmitted_request(
+        &mut self,
+        now: Instant,
+        id: TxnId,
+        t: &mut Txn<A>,
+        request: Message,
+        info: &RequestInfo,
+        from: A,
+    ) {
+        let is_ack = info.method == Method::Ack;
+        match (t.kind, t.state, is_ack) {
+            // RFC 3261 §17.2.1, §17.2.2: a retransmitted request in Proceeding gets the most
+            // recent provisional response again.
+            (_, State::Proceeding, false) => {
+                if let Some(p) = t.provisional.clone() {
+                    self.transmit(id, t.peer.clone(), p, true);
+                }
+            }
+            // ... and in Completed, the final response.
+            (_, State::Completed, false) => {
+                if let Some(f) = t.last.clone() {
+                    self.transmit(id, t.peer.clone(), f, true);
+                }
+            }
+            // RFC 3261 §17.2.1: the ACK for the non-2xx: Confirmed, Timer I (T4 unreliable, else 0).
+            (Kind::ServerInvite, State::Completed, true) => {
+                t.state = State::Confirmed;
+                self.disarm(id, t, Timer::G);
+                self.disarm(id, t, Timer::H);
+                let t4 = self.config.t4;
+                self.arm_wait(id, t, Timer::I, now, t4);
+            }
+            // RFC 6026 §8.7: an ACK matching an Accepted transaction goes to the TU.
+            (Kind::ServerInvite, State::Accepted, true) => {
+                t.acked = true;
+                self.disarm(id, t, Timer::G);
+                self.events.push_back(Event::Ack {
+                    request,
+                    from,
+                    invite: Some(id),
+                });
+            }
+            // Trying (§17.2.2), Confirmed (§17.2.1) and Accepted (RFC 6026 §8.7: INVITE
+            // retransmissions are absorbed) swallow the rest.
+            _ => {}
+        }
+    }
+
+    fn new_server(&mut self, request: Message, info: RequestInfo, from: A) {
+        let id = self.new_id();
+        let invite = info.method == Method::Invite;
+        let mut t = Txn {
+            kind: if invite {
+                Kind::ServerInvite
+            } else {
+                Kind::ServerNonInvite
+            },
+            // RFC 3261 §17.2.1: an INVITE server transaction starts in Proceeding; §17.2.2: Trying.
+            state: if invite {
+                State::Proceeding
+            } else {
+                State::Trying
+            },
+            reliable: from.is_reliable(),
+            peer: from.clone(),
+            request: request.clone(),
+            info,
+            provisional: None,
+            last: None,
+            interval: self.config.t1,
+            armed: Vec::new(),
+            response_to_tag: None,
+            ack_keys: Vec::new(),
+            retransmit_2xx: false,
+            acked: false,
+            provisional_seen: false,
+            timer_c: false,
+            merge_key: None,
+        };
+        match t.info.server_key() {
+            Some(key) => {
+                if t.info.method != Method::Cancel {
+                    self.cancel_index
+                        .insert((key.branch.clone(), key.sent_by.clone()), id);
+                }
+                self.server_index.insert(key, id);
+            }
+            None => self
+                .rfc2543_index
+                .entry(t.info.call_id.clone())
+                .or_default()
+                .push(id),
+        }
+        if invite && self.auto_trying {
+            // RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
+            let trying = Message::response_to(&request, 100, "Trying", None);
+            self.transmit(id, from.clone(), trying.clone(), false);
+            t.provisional = Some(trying);
+        }
+        let event = if t.info.method == Method::Cancel {
+            let invite = self.match_cancel(&t.info);
+            Event::Cancel {
+                txn: id,
+                request,
+                from,
+                invite,
+            }
+        } else {
+            let merged = t
+                .info
+                .merge_key()
+                .and_then(|k| match self.merge_index.get(&k) {
+                    Some(&orig) => Some(orig),
+                    None => {
+                        self.merge_index.insert(k.clone(), id);
+                        t.merge_key = Some(k);
+                        None
+                    }
+                });
+            match merged {
+                // RFC 3261 §8.2.2.2: same From tag, Call-ID and CSeq as a live transaction.
+                Some(original) => Event::MergedRequest {
+                    txn: id,
+                    request,
+                    from,
+                    original,
+                },
+                None => Event::Request {
+                    txn: id,
+                    request,
+                    from,
+                },
+            }
+        };
+        self.txns.insert(id, t);
+        self.events.push_back(event);
+    }
+
+    /// Timer `timer` of transaction `id` fired; `at` is its deadline.
+    fn fire(&mut self, at: Instant, id: TxnId, t: &mut Txn<A>, timer: Timer) {
+        let t2 = self.config.t2;
+        match (timer, t.state) {
+            // RFC 3261 §17.1.1.2: retransmit the INVITE, double Timer A.
+            (Timer::A, State::Calling) => {
+                self.transmit(id, t.peer.clone(), t.request.clone(), true);
+                t.interval = t.interval.saturating_mul(2);
+                let i = t.interval;
+                self.arm(id, t, Timer::A, at, i);
+            }
+            // RFC 3261 §17.1.1.2 (Timer B) and §17.1.2.2 (Timer F): no final response.
+            (Timer::B, State::Calling) | (Timer::F, State::Trying | State::Proceeding) => {
+                self.events.push_back(Event::Timeout { txn: id, timer });
+                t.state = State::Terminated;
+            }
+            // RFC 3261 §16.8: the proxy core decides (CANCEL or act as on a 408).
+            (Timer::C, State::Calling | State::Proceeding) => {
+                self.events.push_back(Event::TimerC {
+                    txn: id,
+                    provisional: t.provisional_seen,
+                });
+            }
+            // RFC 3261 §17.1.2.2: Timer E doubles up to T2 in Trying and is T2 in Proceeding.
+            (Timer::E, State::Trying | State::Proceeding) => {
+                self.transmit(id, t.peer.clone(), t.request.clone(), true);
+                t.interval = if t.state == State::Trying {
+                    t.interval.saturating_mul(2).min(t2)
+                } else {
+                    t2
+                };
+                let i = t.interval;
+                self.arm(id, t, Timer::E, at, i);
+            }
+            // RFC 3261 §17.2.1: retransmit the non-2xx final response, doubling up to T2;
+            // RFC 3261 §13.3.1.4: likewise the 2xx until its ACK, when the layer was asked to.
+            (Timer::G, State::Completed) | (Timer::G, State::Accepted) => {
+                if t.state == State::Accepted && (!t.retransmit_2xx || t.acked) {
+                    return;
+                }
+                if let Some(r) = t.last.clone() {
+                    self.transmit(id, t.peer.clone(), r, true);
+                }
+                t.interval = t.interval.saturating_mul(2).min(t2);
+                let i = t.interval;
+                self.arm(id, t, Timer::G, at, i);
+            }
+            // RFC 3261 §17.2.1: no ACK arrived.
+            (Timer::H, State::Completed) => {
+                self.events.push_back(Event::Timeout { txn: id, timer });
+                t.state = State::Terminated;
+            }
+            // RFC 6026 §8.7: Timer L ends the Accepted server transaction; a 2xx the layer
+            // retransmitted that no ACK answered is reported (§13.3.1.4).
+            (Timer::L, State::Accepted) => {
+                if t.retransmit_2xx && !t.acked {
+                    self.events.push_back(Event::Timeout { txn: id, timer });
+                }
+                t.state = State::Terminated;
+            }
+            // Timers D, I, J, K, M: the wait is over (§17.1.1.2, §17.2.1, §17.2.2, §17.1.2.2,
+            // RFC 6026 §8.4).
+            (Timer::D, State::Completed)
+            | (Timer::I, State::Confirmed)
+            | (Timer::J, State::Completed)
+            | (Timer::K, State::Completed)
+            | (Timer::M, State::Accepted) => {
+                t.state = State::Terminated;
+            }
+            // A timer left over from an earlier state does nothing.
+            _ => {}
+        }
+    }
+}

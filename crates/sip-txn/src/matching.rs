@@ -1,0 +1,234 @@
+//! Matching messages to transactions: the keys of RFC 3261 §17.1.3 (responses to client
+//! transactions), §17.2.3 (requests to server transactions, with the RFC 2543 fallback),
+//! §9.2 (CANCEL), §8.2.2.2 (merged requests) and the ACK for a 2xx (RFC 6026 §8.7).
+
+use sip_msg::{CSeq, Message, Method, Uri, Via};
+
+use crate::error::InboundError;
+
+/// What the layer reads from a request once, to match it and everything after it.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestInfo {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) via: Via,
+    /// The branch if it carries the RFC 3261 magic cookie (§17.2.3); `None` selects RFC 2543 matching.
+    pub(crate) branch: Option<String>,
+    pub(crate) call_id: String,
+    pub(crate) cseq: CSeq,
+    pub(crate) from_tag: Option<String>,
+    pub(crate) to_tag: Option<String>,
+}
+
+fn bad(header: &'static str) -> impl FnOnce(sip_msg::ParseError) -> InboundError {
+    move |source| InboundError::BadHeader { header, source }
+}
+
+impl RequestInfo {
+    /// Reads Via, CSeq, Call-ID, From and To of a request (RFC 3261 §8.1.1).
+    pub(crate) fn of(msg: &Message) -> Result<RequestInfo, InboundError> {
+        let method = msg
+            .method()
+            .cloned()
+            .ok_or(InboundError::MissingHeader("Method"))?;
+        let uri = msg
+            .uri()
+            .cloned()
+            .ok_or(InboundError::MissingHeader("Method"))?;
+        let via = msg
+            .top_via()
+            .map_err(bad("Via"))?
+            .ok_or(InboundError::MissingHeader("Via"))?;
+        let cseq = msg
+            .cseq()
+            .map_err(bad("CSeq"))?
+            .ok_or(InboundError::MissingHeader("CSeq"))?;
+        if cseq.method != method {
+            return Err(InboundError::CSeqMismatch);
+        }
+        let call_id = msg
+            .call_id()
+            .map_err(bad("Call-ID"))?
+            .ok_or(InboundError::MissingHeader("Call-ID"))?
+            .0;
+        let from = msg
+            .from()
+            .map_err(bad("From"))?
+            .ok_or(InboundError::MissingHeader("From"))?;
+        let to = msg
+            .to()
+            .map_err(bad("To"))?
+            .ok_or(InboundError::MissingHeader("To"))?;
+        let branch = via
+            .has_rfc3261_branch()
+            .then(|| via.branch().map(str::to_owned))
+            .flatten();
+        Ok(RequestInfo {
+            method,
+            uri,
+            branch,
+            call_id,
+            cseq,
+            from_tag: from.tag().map(str::to_owned),
+            to_tag: to.tag().map(str::to_owned),
+            via,
+        })
+    }
+
+    /// The sent-by of the top Via, host lower-cased (RFC 3261 §17.2.3 rule 2).
+    pub(crate) fn sent_by(&self) -> SentBy {
+        SentBy {
+            host: self.via.host.to_string().to_ascii_lowercase(),
+            port: self.via.port,
+        }
+    }
+
+    /// The key of the server transaction this request belongs to (RFC 3261 §17.2.3): an ACK
+    /// belongs to the INVITE's transaction.
+    pub(crate) fn server_key(&self) -> Option<ServerKey> {
+        let method = match self.method {
+            Method::Ack => Method::Invite,
+            ref m => m.clone(),
+        };
+        Some(ServerKey {
+            branch: self.branch.clone()?,
+            sent_by: self.sent_by(),
+            method,
+        })
+    }
+
+    /// The merged-request key (RFC 3261 §8.2.2.2), for requests without a To tag.
+    pub(crate) fn merge_key(&self) -> Option<MergeKey> {
+        if self.to_tag.is_some() || matches!(self.method, Method::Ack | Method::Cancel) {
+            return None;
+        }
+        Some(MergeKey {
+            from_tag: self.from_tag.clone(),
+            call_id: self.call_id.clone(),
+            seq: self.cseq.seq,
+            method: self.cseq.method.clone(),
+        })
+    }
+
+    /// RFC 3261 §17.2.3, RFC 2543 fallback: does `self` (a request without magic cookie) match
+    /// the transaction created by `orig`? `response_to_tag` is the To tag of the response the
+    /// transaction sent (for an ACK). `as_cancel` applies §9.2: the CANCEL is matched as if its
+    /// method were the original one, so only the CSeq number counts.
+    pub(crate) fn matches_2543(
+        &self,
+        orig: &RequestInfo,
+        response_to_tag: Option<&str>,
+        as_cancel: bool,
+    ) -> bool {
+        let common = self.uri == orig.uri
+            && self.from_tag == orig.from_tag
+            && self.call_id == orig.call_id
+            && self.cseq.seq == orig.cseq.seq
+            && via_eq(&self.via, &orig.via);
+        if !common {
+            return false;
+        }
+        if self.method == Method::Ack && !as_cancel {
+            // The ACK's To tag must equal that of the response the transaction sent.
+            return orig.method == Method::Invite && self.to_tag.as_deref() == response_to_tag;
+        }
+        self.to_tag == orig.to_tag && (as_cancel || self.cseq.method == orig.cseq.method)
+    }
+}
+
+/// The sent-by of a Via: host (lower case) and port as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SentBy {
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
+}
+
+/// RFC 3261 §17.2.3: branch, sent-by and method (INVITE for an ACK).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ServerKey {
+    pub(crate) branch: String,
+    pub(crate) sent_by: SentBy,
+    pub(crate) method: Method,
+}
+
+/// RFC 3261 §17.1.3: branch of the top Via and CSeq method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ClientKey {
+    pub(crate) branch: String,
+    pub(crate) method: Method,
+}
+
+/// RFC 3261 §8.2.2.2: From tag, Call-ID and CSeq.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct MergeKey {
+    pub(crate) from_tag: Option<String>,
+    pub(crate) call_id: String,
+    pub(crate) seq: u32,
+    pub(crate) method: Method,
+}
+
+/// The ACK for a 2xx, matched to the Accepted INVITE server transaction by the dialog it
+/// confirms (RFC 3261 §13.3.1.4, §12.1.1): Call-ID, From tag, the 2xx's To tag, CSeq number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct AckKey {
+    pub(crate) call_id: String,
+    pub(crate) from_tag: Option<String>,
+    pub(crate) to_tag: Option<String>,
+    pub(crate) seq: u32,
+}
+
+impl AckKey {
+    /// The key an ACK carries.
+    pub(crate) fn of_ack(info: &RequestInfo) -> AckKey {
+        AckKey {
+            call_id: info.call_id.clone(),
+            from_tag: info.from_tag.clone(),
+            to_tag: info.to_tag.clone(),
+            seq: info.cseq.seq,
+        }
+    }
+}
+
+/// The key of a response: top Via branch and CSeq method (RFC 3261 §17.1.3).
+pub(crate) fn response_key(msg: &Message) -> Result<ClientKey, InboundError> {
+    let via = msg
+        .top_via()
+        .map_err(bad("Via"))?
+        .ok_or(InboundError::MissingHeader("Via"))?;
+    let branch = via.branch().ok_or(InboundError::NoBranch)?.to_owned();
+    let cseq = msg
+        .cseq()
+        .map_err(bad("CSeq"))?
+        .ok_or(InboundError::MissingHeader("CSeq"))?;
+    Ok(ClientKey {
+        branch,
+        method: cseq.method,
+    })
+}
+
+/// The To tag of a message, if To parses and has one.
+pub(crate) fn to_tag(msg: &Message) -> Option<String> {
+    msg.to()
+        .ok()
+        .flatten()
+        .and_then(|t| t.tag().map(str::to_owned))
+}
+
+/// Two top Vias are the same hop's (RFC 2543 matching): protocol, transport, sent-by and the
+/// parameters other than those a receiving transport adds (`received`, `rport`, §18.2.1, RFC 3581).
+fn via_eq(a: &Via, b: &Via) -> bool {
+    let params = |v: &Via| {
+        v.params
+            .iter()
+            .filter(|p| {
+                !p.name.eq_ignore_ascii_case("received") && !p.name.eq_ignore_ascii_case("rport")
+            })
+            .map(|p| (p.name.to_ascii_lowercase(), p.value.clone()))
+            .collect::<Vec<_>>()
+    };
+    a.protocol.eq_ignore_ascii_case(&b.protocol)
+        && a.transport == b.transport
+        && a.host.to_string().eq_ignore_ascii_case(&b.host.to_string())
+        && a.port == b.port
+        && params(a) == params(b)
+}
