@@ -9,9 +9,7 @@ use sip_msg::{HeaderName, Message, Method};
 use crate::config::TimerConfig;
 use crate::error::{InboundError, SendError, TransportError};
 use crate::event::{Event, Kind, State, Timer, Transmit, TxnId};
-use crate::matching::{
-    AckKey, ClientKey, MergeKey, RequestInfo, SentBy, ServerKey, response_key, to_tag,
-};
+use crate::matching::{AckKey, ClientKey, MergeKey, RequestInfo, ServerKey, response_key, to_tag};
 use crate::peer::Peer;
 
 /// One transaction: its state machine's state, the request that created it, what it may
@@ -61,8 +59,9 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
     client_index: HashMap<ClientKey, TxnId>,
     /// RFC 3261 §17.2.3, branches with the magic cookie.
     server_index: HashMap<ServerKey, TxnId>,
-    /// RFC 3261 §9.2: (branch, sent-by) of every non-CANCEL server transaction.
-    cancel_index: HashMap<(String, SentBy), TxnId>,
+    /// RFC 3261 §9.2: every non-CANCEL server transaction by branch and sent-by (the key's
+    /// method is CANCEL, see `RequestInfo::cancel_key`).
+    cancel_index: HashMap<ServerKey, TxnId>,
     /// RFC 3261 §17.2.3 RFC 2543 fallback: server transactions without cookie, by Call-ID.
     rfc2543_index: HashMap<String, Vec<TxnId>>,
     /// RFC 3261 §8.2.2.2.
@@ -456,12 +455,15 @@ impl<A: Peer> TransactionLayer<A> {
         } else {
             match t.info.server_key() {
                 Some(key) => {
-                    let ck = (key.branch.clone(), key.sent_by.clone());
-                    if unindex(self.server_index.get(&key)) {
-                        self.server_index.remove(&key);
+                    if unindex(self.server_index.get(key)) {
+                        self.server_index.remove(key);
                     }
-                    if unindex(self.cancel_index.get(&ck)) {
-                        self.cancel_index.remove(&ck);
+                    if t.info.method != Method::Cancel {
+                        if let Some(ck) = t.info.cancel_key() {
+                            if unindex(self.cancel_index.get(&ck)) {
+                                self.cancel_index.remove(&ck);
+                            }
+                        }
                     }
                 }
                 None => {
@@ -683,7 +685,7 @@ impl<A: Peer> TransactionLayer<A> {
     /// The server transaction a request belongs to (RFC 3261 §17.2.3).
     fn match_server(&self, info: &RequestInfo) -> Option<TxnId> {
         match info.server_key() {
-            Some(key) => self.server_index.get(&key).copied(),
+            Some(key) => self.server_index.get(key).copied(),
             None => self
                 .rfc2543_index
                 .get(&info.call_id)?
@@ -700,11 +702,9 @@ impl<A: Peer> TransactionLayer<A> {
     /// The transaction a CANCEL cancels: matched as if the CANCEL had any method but CANCEL
     /// or ACK (RFC 3261 §9.2).
     fn match_cancel(&self, info: &RequestInfo) -> Option<TxnId> {
-        match &info.branch {
-            Some(branch) => self
-                .cancel_index
-                .get(&(branch.clone(), info.sent_by()))
-                .copied(),
+        match info.server_key() {
+            // The CANCEL's own key has the method CANCEL: the cancel index's form.
+            Some(key) => self.cancel_index.get(key).copied(),
             None => self
                 .rfc2543_index
                 .get(&info.call_id)?
@@ -842,10 +842,11 @@ impl<A: Peer> TransactionLayer<A> {
         match t.info.server_key() {
             Some(key) => {
                 if t.info.method != Method::Cancel {
-                    self.cancel_index
-                        .insert((key.branch.clone(), key.sent_by.clone()), id);
+                    if let Some(ck) = t.info.cancel_key() {
+                        self.cancel_index.insert(ck, id);
+                    }
                 }
-                self.server_index.insert(key, id);
+                self.server_index.insert(key.clone(), id);
             }
             None => self
                 .rfc2543_index

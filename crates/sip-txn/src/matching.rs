@@ -18,6 +18,8 @@ pub(crate) struct RequestInfo {
     pub(crate) cseq: CSeq,
     pub(crate) from_tag: Option<String>,
     pub(crate) to_tag: Option<String>,
+    /// The server transaction key (RFC 3261 §17.2.3), if the branch has the magic cookie.
+    pub(crate) key: Option<ServerKey>,
 }
 
 fn bad(header: &'static str) -> impl FnOnce(sip_msg::ParseError) -> InboundError {
@@ -63,6 +65,24 @@ impl RequestInfo {
             .has_rfc3261_branch()
             .then(|| via.branch().map(str::to_owned))
             .flatten();
+        // RFC 3261 §17.2.3: branch, sent-by (host compared case-insensitively) and method,
+        // INVITE for an ACK (it belongs to the INVITE's transaction).
+        let key = branch.as_ref().map(|b| {
+            let mut host = via.host.to_string();
+            host.make_ascii_lowercase();
+            ServerKey {
+                branch: b.clone(),
+                sent_by: SentBy {
+                    host,
+                    port: via.port,
+                },
+                method: if method == Method::Ack {
+                    Method::Invite
+                } else {
+                    method.clone()
+                },
+            }
+        });
         Ok(RequestInfo {
             method,
             uri,
@@ -72,28 +92,21 @@ impl RequestInfo {
             from_tag: from.tag().map(str::to_owned),
             to_tag: to.tag().map(str::to_owned),
             via,
+            key,
         })
     }
 
-    /// The sent-by of the top Via, host lower-cased (RFC 3261 §17.2.3 rule 2).
-    pub(crate) fn sent_by(&self) -> SentBy {
-        SentBy {
-            host: self.via.host.to_string().to_ascii_lowercase(),
-            port: self.via.port,
-        }
+    /// The key of the server transaction this request belongs to (RFC 3261 §17.2.3).
+    pub(crate) fn server_key(&self) -> Option<&ServerKey> {
+        self.key.as_ref()
     }
 
-    /// The key of the server transaction this request belongs to (RFC 3261 §17.2.3): an ACK
-    /// belongs to the INVITE's transaction.
-    pub(crate) fn server_key(&self) -> Option<ServerKey> {
-        let method = match self.method {
-            Method::Ack => Method::Invite,
-            ref m => m.clone(),
-        };
-        Some(ServerKey {
-            branch: self.branch.clone()?,
-            sent_by: self.sent_by(),
-            method,
+    /// The key under which a CANCEL finds the transaction it cancels (RFC 3261 §9.2: the
+    /// method does not count): the server key with the method set to CANCEL.
+    pub(crate) fn cancel_key(&self) -> Option<ServerKey> {
+        self.key.as_ref().map(|k| ServerKey {
+            method: Method::Cancel,
+            ..k.clone()
         })
     }
 
