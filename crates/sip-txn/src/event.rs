@@ -182,7 +182,8 @@ pub enum Event<A> {
         /// Whether a provisional response has been received.
         provisional: bool,
     },
-    /// The transport could not send a message of this transaction (RFC 3261 §17.1.4, §17.2.4).
+    /// The transport could not send a message of this transaction (RFC 3261 §17.1.4, §17.2.4);
+    /// [`Event::Terminated`] follows unless the transaction stays (RFC 6026 Figure 7).
     TransportError {
         /// The transaction.
         txn: TxnId,

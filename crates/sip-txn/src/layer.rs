@@ -361,7 +361,9 @@ impl<A: Peer> TransactionLayer<A> {
     }
 
     /// Reports that the transport failed to send a message of transaction `txn` (RFC 3261
-    /// §17.1.1.2, §17.1.2.2, §17.1.4, §17.2.4): the TU is told and the transaction ends.
+    /// §17.1.1.2, §17.1.2.2, §17.1.4, §17.2.4): the TU is told and the transaction ends, except
+    /// an INVITE server transaction in Proceeding or Accepted, which stays (RFC 6026 Figure 7).
+    /// Errors in states that send nothing (e.g. a late one in Confirmed) are ignored.
     pub fn handle_transport_error(&mut self, _now: Instant, txn: TxnId, error: TransportError) {
         let Some(mut t) = self.txns.remove(&txn) else {
             return;
@@ -372,11 +374,11 @@ impl<A: Peer> TransactionLayer<A> {
             // §17.1.2.2: Trying and Proceeding (the request is still being retransmitted).
             (Kind::ClientNonInvite, State::Trying | State::Proceeding) => true,
             // §17.2.4: a response could not be sent.
-            (Kind::ServerInvite, State::Proceeding | State::Completed) => true,
+            (Kind::ServerInvite, State::Completed) => true,
             (Kind::ServerNonInvite, State::Trying | State::Proceeding | State::Completed) => true,
-            // RFC 6026 §8.5: a 2xx (re)sent in Accepted failed; the TU is told, but the
-            // transaction stays to absorb INVITE retransmissions until Timer L.
-            (Kind::ServerInvite, State::Accepted) => {
+            // RFC 6026 Figure 7: in Proceeding and Accepted the TU is told and the transaction
+            // stays (the TU may still answer; Accepted absorbs INVITE retransmissions until L).
+            (Kind::ServerInvite, State::Proceeding | State::Accepted) => {
                 self.events.push_back(Event::TransportError { txn, error });
                 self.txns.insert(txn, t);
                 return;
