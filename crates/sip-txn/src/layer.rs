@@ -78,34 +78,54 @@ fn after(at: Instant, d: Duration) -> Option<Instant> {
     at.checked_add(d)
 }
 
-/// The ACK for a non-2xx final response, built by the INVITE client transaction
-/// (RFC 3261 §17.1.1.3): Request-URI, Call-ID, From and the single top Via of the original
-/// request, To of the response, CSeq number with method ACK, and the original Route headers.
-fn build_ack(req: &Message, info: &RequestInfo, resp: &Message) -> Message {
-    let mut ack = Message::request(Method::Ack, info.uri.clone());
-    ack.push(HeaderName::Via, &info.via);
+/// A request built by a transaction for the next hop from the original request (RFC 3261
+/// §9.1 CANCEL, §17.1.1.3 ACK): Request-URI, Call-ID and From of the original, To of `to_from`,
+/// a single Via equal to the original's top Via, the CSeq number with `method`, the original's
+/// Route headers and Max-Forwards.
+fn hop_request(method: Method, req: &Message, info: &RequestInfo, to_from: &Message) -> Message {
+    let mut out = Message::request(method.clone(), info.uri.clone());
+    out.push(HeaderName::Via, &info.via);
     match req.header(&HeaderName::MaxForwards) {
-        Some(h) => ack.push(HeaderName::MaxForwards, h.value_str()),
-        None => ack.push(HeaderName::MaxForwards, 70),
+        Some(h) => out.push(HeaderName::MaxForwards, h.value_str()),
+        None => out.push(HeaderName::MaxForwards, 70),
     }
     if let Some(h) = req.header(&HeaderName::From) {
-        ack.push(HeaderName::From, h.value_str());
+        out.push(HeaderName::From, h.value_str());
     }
-    if let Some(h) = resp
+    if let Some(h) = to_from
         .header(&HeaderName::To)
         .or_else(|| req.header(&HeaderName::To))
     {
-        ack.push(HeaderName::To, h.value_str());
+        out.push(HeaderName::To, h.value_str());
     }
     if let Some(h) = req.header(&HeaderName::CallId) {
-        ack.push(HeaderName::CallId, h.value_str());
+        out.push(HeaderName::CallId, h.value_str());
     }
-    ack.push(HeaderName::CSeq, format!("{} ACK", info.cseq.seq));
+    out.push(HeaderName::CSeq, format!("{} {}", info.cseq.seq, method));
     for h in req.headers_named(&HeaderName::Route) {
-        ack.push(HeaderName::Route, h.value_str());
+        out.push(HeaderName::Route, h.value_str());
     }
-    ack.push(HeaderName::ContentLength, 0);
-    ack
+    out.push(HeaderName::ContentLength, 0);
+    out
+}
+
+/// What [`TransactionLayer::transactions`] reports about one live transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnSummary<'a, A> {
+    /// The transaction.
+    pub id: TxnId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its state.
+    pub state: State,
+    /// The method of the request that created it.
+    pub method: &'a Method,
+    /// The top Via branch, if it has the RFC 3261 magic cookie.
+    pub branch: Option<&'a str>,
+    /// The Call-ID.
+    pub call_id: &'a str,
+    /// The peer: where the request went (client) or came from (server).
+    pub peer: &'a A,
 }
 
 impl<A: Peer> TransactionLayer<A> {
@@ -152,6 +172,41 @@ impl<A: Peer> TransactionLayer<A> {
     /// The request that created a live transaction.
     pub fn request(&self, txn: TxnId) -> Option<&Message> {
         self.txns.get(&txn).map(|t| &t.request)
+    }
+
+    /// Every live transaction, in no particular order (for admin introspection and logs).
+    pub fn transactions(&self) -> impl Iterator<Item = TxnSummary<'_, A>> + '_ {
+        self.txns.iter().map(|(id, t)| TxnSummary {
+            id: *id,
+            kind: t.kind,
+            state: t.state,
+            method: &t.info.method,
+            branch: t.info.branch.as_deref(),
+            call_id: &t.info.call_id,
+            peer: &t.peer,
+        })
+    }
+
+    /// Builds the CANCEL for the INVITE client transaction `txn` (RFC 3261 §9.1): the INVITE's
+    /// Request-URI, Call-ID, To, From and CSeq number, a single Via equal to its top Via (same
+    /// branch) and its Route headers. Send it with [`Self::send_request`]; §9.1 wants a
+    /// provisional response first, so it is refused in Calling, and after a final response.
+    pub fn build_cancel(&self, txn: TxnId) -> Result<Message, SendError> {
+        let t = self
+            .txns
+            .get(&txn)
+            .ok_or(SendError::UnknownTransaction(txn))?;
+        if t.kind != Kind::ClientInvite {
+            return Err(SendError::WrongKind(txn));
+        }
+        if t.state != State::Proceeding {
+            return Err(SendError::WrongState {
+                txn,
+                state: t.state,
+                status: 0,
+            });
+        }
+        Ok(hop_request(Method::Cancel, &t.request, &t.info, &t.request))
     }
 
     /// How many transactions are live.
@@ -646,7 +701,7 @@ impl<A: Peer> TransactionLayer<A> {
                 for timer in [Timer::A, Timer::B, Timer::C] {
                     self.disarm(id, &mut t, timer);
                 }
-                let ack = build_ack(&t.request, &t.info, &response);
+                let ack = hop_request(Method::Ack, &t.request, &t.info, &response);
                 self.transmit(id, t.peer.clone(), ack.clone(), false);
                 t.last = Some(ack);
                 self.events.push_back(Event::Response { txn: id, response });
