@@ -21,8 +21,9 @@ struct Txn<A> {
     /// Client: where the request goes. Server: where the request came from.
     peer: A,
     reliable: bool,
-    /// The request that created the transaction ("original request", §17.1.1.3).
-    request: Message,
+    /// Client: the request it sends ("original request", §17.1.1.3). Server: `None` (the TU
+    /// got the request in its event; the transaction keeps only what matching needs).
+    request: Option<Message>,
     info: RequestInfo,
     /// Server: the most recent provisional response sent (§17.2.1, §17.2.2).
     provisional: Option<Message>,
@@ -82,8 +83,13 @@ fn after(at: Instant, d: Duration) -> Option<Instant> {
 /// §9.1 CANCEL, §17.1.1.3 ACK): Request-URI, Call-ID and From of the original, To of `to_from`,
 /// a single Via equal to the original's top Via, the CSeq number with `method`, the original's
 /// Route headers and Max-Forwards.
-fn hop_request(method: Method, req: &Message, info: &RequestInfo, to_from: &Message) -> Message {
-    let mut out = Message::request(method.clone(), info.uri.clone());
+fn hop_request(
+    method: Method,
+    req: &Message,
+    info: &RequestInfo,
+    to_from: &Message,
+) -> Option<Message> {
+    let mut out = Message::request(method.clone(), req.uri()?.clone());
     out.push(HeaderName::Via, &info.via);
     match req.header(&HeaderName::MaxForwards) {
         Some(h) => out.push(HeaderName::MaxForwards, h.value_str()),
@@ -106,7 +112,7 @@ fn hop_request(method: Method, req: &Message, info: &RequestInfo, to_from: &Mess
         out.push(HeaderName::Route, h.value_str());
     }
     out.push(HeaderName::ContentLength, 0);
-    out
+    Some(out)
 }
 
 /// What [`TransactionLayer::transactions`] reports about one live transaction.
@@ -169,9 +175,10 @@ impl<A: Peer> TransactionLayer<A> {
         self.txns.get(&txn).map(|t| t.kind)
     }
 
-    /// The request that created a live transaction.
+    /// The request a live client transaction sends (server transactions hand theirs to the
+    /// TU in [`Event::Request`] and do not keep it).
     pub fn request(&self, txn: TxnId) -> Option<&Message> {
-        self.txns.get(&txn).map(|t| &t.request)
+        self.txns.get(&txn).and_then(|t| t.request.as_ref())
     }
 
     /// Every live transaction, in no particular order (for admin introspection and logs).
@@ -206,7 +213,10 @@ impl<A: Peer> TransactionLayer<A> {
                 status: 0,
             });
         }
-        Ok(hop_request(Method::Cancel, &t.request, &t.info, &t.request))
+        t.request
+            .as_ref()
+            .and_then(|r| hop_request(Method::Cancel, r, &t.info, r))
+            .ok_or(SendError::NotARequest)
     }
 
     /// How many transactions are live.
@@ -277,7 +287,7 @@ impl<A: Peer> TransactionLayer<A> {
             },
             peer: to,
             reliable,
-            request,
+            request: Some(request.clone()),
             info,
             provisional: None,
             last: None,
@@ -292,7 +302,7 @@ impl<A: Peer> TransactionLayer<A> {
             merge_key: None,
         };
         self.client_index.insert(key, id);
-        self.transmit(id, t.peer.clone(), t.request.clone(), false);
+        self.transmit(id, t.peer.clone(), request, false);
         let t1 = self.config.t1;
         let t1_x64 = self.config.t1_x64();
         if invite {
@@ -701,9 +711,14 @@ impl<A: Peer> TransactionLayer<A> {
                 for timer in [Timer::A, Timer::B, Timer::C] {
                     self.disarm(id, &mut t, timer);
                 }
-                let ack = hop_request(Method::Ack, &t.request, &t.info, &response);
-                self.transmit(id, t.peer.clone(), ack.clone(), false);
-                t.last = Some(ack);
+                let ack = t
+                    .request
+                    .as_ref()
+                    .and_then(|r| hop_request(Method::Ack, r, &t.info, &response));
+                if let Some(ack) = ack {
+                    self.transmit(id, t.peer.clone(), ack.clone(), false);
+                    t.last = Some(ack);
+                }
                 self.events.push_back(Event::Response { txn: id, response });
                 let d = self.config.timer_d;
                 self.arm_wait(id, &mut t, Timer::D, now, d);
@@ -882,7 +897,7 @@ impl<A: Peer> TransactionLayer<A> {
             },
             reliable: from.is_reliable(),
             peer: from.clone(),
-            request: request.clone(),
+            request: None,
             info,
             provisional: None,
             last: None,
@@ -962,7 +977,9 @@ impl<A: Peer> TransactionLayer<A> {
         match (timer, t.state) {
             // RFC 3261 §17.1.1.2: retransmit the INVITE, double Timer A.
             (Timer::A, State::Calling) => {
-                self.transmit(id, t.peer.clone(), t.request.clone(), true);
+                if let Some(r) = t.request.clone() {
+                    self.transmit(id, t.peer.clone(), r, true);
+                }
                 t.interval = t.interval.saturating_mul(2);
                 let i = t.interval;
                 self.arm(id, t, Timer::A, at, i);
@@ -981,7 +998,9 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // RFC 3261 §17.1.2.2: Timer E doubles up to T2 in Trying and is T2 in Proceeding.
             (Timer::E, State::Trying | State::Proceeding) => {
-                self.transmit(id, t.peer.clone(), t.request.clone(), true);
+                if let Some(r) = t.request.clone() {
+                    self.transmit(id, t.peer.clone(), r, true);
+                }
                 t.interval = if t.state == State::Trying {
                     t.interval.saturating_mul(2).min(t2)
                 } else {

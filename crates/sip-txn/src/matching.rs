@@ -10,7 +10,8 @@ use crate::error::InboundError;
 #[derive(Debug, Clone)]
 pub(crate) struct RequestInfo {
     pub(crate) method: Method,
-    pub(crate) uri: Uri,
+    /// The Request-URI, kept only for RFC 2543 matching (no magic cookie).
+    pub(crate) uri: Option<Uri>,
     pub(crate) via: Via,
     /// The branch if it carries the RFC 3261 magic cookie (§17.2.3); `None` selects RFC 2543 matching.
     pub(crate) branch: Option<String>,
@@ -31,10 +32,6 @@ impl RequestInfo {
     pub(crate) fn of(msg: &Message) -> Result<RequestInfo, InboundError> {
         let method = msg
             .method()
-            .cloned()
-            .ok_or(InboundError::MissingHeader("Method"))?;
-        let uri = msg
-            .uri()
             .cloned()
             .ok_or(InboundError::MissingHeader("Method"))?;
         let via = msg
@@ -83,6 +80,11 @@ impl RequestInfo {
                 },
             }
         });
+        let uri = if branch.is_none() {
+            msg.uri().cloned()
+        } else {
+            None
+        };
         Ok(RequestInfo {
             method,
             uri,
