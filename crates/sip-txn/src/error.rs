@@ -57,6 +57,9 @@ pub enum SendError {
     /// The operation needs a transaction of another kind.
     #[error("transaction {0} is not of the kind this operation needs")]
     WrongKind(TxnId),
+    /// `send_2xx_retransmitting` was given a status code outside 200–299.
+    #[error("only a 2xx is retransmitted by the layer (RFC 3261 §13.3.1.4), not a {0}")]
+    Not2xx(u16),
     /// The transaction's state does not allow this response (e.g. a second final response).
     #[error("transaction {txn} is {state:?} and cannot send a {status} response")]
     WrongState {

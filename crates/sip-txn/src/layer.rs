@@ -346,7 +346,8 @@ impl<A: Peer> TransactionLayer<A> {
         match (self.kind(txn), response.status()) {
             (None, _) => Err(SendError::UnknownTransaction(txn)),
             (Some(Kind::ServerInvite), Some(200..=299)) => self.respond(now, txn, response, true),
-            (Some(Kind::ServerInvite), _) => Err(SendError::NotAResponse),
+            (Some(Kind::ServerInvite), Some(code)) => Err(SendError::Not2xx(code)),
+            (Some(Kind::ServerInvite), None) => Err(SendError::NotAResponse),
             (Some(_), _) => Err(SendError::WrongKind(txn)),
         }
     }

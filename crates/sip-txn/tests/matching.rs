@@ -426,6 +426,23 @@ fn send_errors() {
         h.layer.send_response(h.now, s, inv.clone()),
         Err(SendError::NotAResponse)
     );
+    let s2 = h.recv_new(invite("z9hG4bKsrv2"), true);
+    assert_eq!(
+        h.layer.send_2xx_retransmitting(h.now, s2, resp(&inv, 486)),
+        Err(SendError::Not2xx(486))
+    );
+    assert_eq!(
+        h.layer.send_2xx_retransmitting(h.now, id, resp(&inv, 200)),
+        Err(SendError::WrongKind(id))
+    );
+    assert!(matches!(
+        h.layer.build_cancel(s2),
+        Err(SendError::WrongKind(_))
+    ));
+    assert!(matches!(
+        h.layer.arm_timer_c(h.now, s2),
+        Err(SendError::WrongKind(_))
+    ));
     // A transport error for an unknown transaction changes nothing.
     h.drain();
     h.layer
