@@ -1050,3 +1050,99 @@ impl<A: Peer> TransactionLayer<A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::peer::{TransportKey, TransportKind};
+
+    impl<A: Peer> TransactionLayer<A> {
+        /// Whether every index is empty (nothing leaks once all transactions ended).
+        fn indexes_empty(&self) -> bool {
+            self.txns.is_empty()
+                && self.client_index.is_empty()
+                && self.server_index.is_empty()
+                && self.cancel_index.is_empty()
+                && self.rfc2543_index.is_empty()
+                && self.merge_index.is_empty()
+                && self.ack_index.is_empty()
+                && self.timers.is_empty()
+        }
+    }
+
+    fn peer() -> TransportKey {
+        let addr: SocketAddr = "192.0.2.1:5060".parse().unwrap();
+        TransportKey::new(TransportKind::Udp, addr)
+    }
+
+    fn req(method: &str, branch: &str, to_tag: &str) -> Message {
+        let branch = if branch.is_empty() {
+            String::new()
+        } else {
+            format!(";branch={branch}")
+        };
+        let to_tag = if to_tag.is_empty() {
+            String::new()
+        } else {
+            format!(";tag={to_tag}")
+        };
+        Message::parse(format!(
+            "{method} sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a.example.com{branch}\r\n\
+             From: <sip:a@example.com>;tag=f\r\nTo: <sip:b@example.com>{to_tag}\r\n\
+             Call-ID: c1\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n\r\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn indexes_drain_when_every_transaction_ends() {
+        let mut l: TransactionLayer = TransactionLayer::new(TimerConfig::default());
+        let now = Instant::now();
+        // Cookie INVITE answered 200 (ack index), a merged copy, a CANCEL, an RFC 2543 INVITE.
+        l.handle_message(now, req("INVITE", "z9hG4bK1", ""), peer())
+            .unwrap();
+        l.handle_message(now, req("INVITE", "z9hG4bK2", ""), peer())
+            .unwrap();
+        l.handle_message(now, req("CANCEL", "z9hG4bK1", ""), peer())
+            .unwrap();
+        l.handle_message(now, req("OPTIONS", "old", ""), peer())
+            .unwrap();
+        let client = l
+            .send_request(now, req("INVITE", "z9hG4bKc", ""), peer())
+            .unwrap();
+        let ids: Vec<(TxnId, Message)> = std::iter::from_fn(|| l.poll_event())
+            .filter_map(|e| match e {
+                Event::Request { txn, request, .. }
+                | Event::MergedRequest { txn, request, .. }
+                | Event::Cancel { txn, request, .. } => Some((txn, request)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids.len(), 4);
+        for (txn, request) in &ids {
+            let code = if request.method() == Some(&Method::Invite) {
+                200
+            } else {
+                481
+            };
+            l.send_response(
+                now,
+                *txn,
+                Message::response_to(request, code, "X", Some("t")),
+            )
+            .unwrap();
+        }
+        assert!(!l.ack_index.is_empty());
+        assert!(!l.merge_index.is_empty());
+        assert!(!l.cancel_index.is_empty());
+        assert!(!l.rfc2543_index.is_empty());
+        let ok = Message::response_to(&req("INVITE", "z9hG4bKc", ""), 200, "OK", Some("u"));
+        l.handle_message(now, ok, peer()).unwrap();
+        assert_eq!(l.state(client), Some(State::Accepted));
+        l.handle_timeout(now + Duration::from_secs(600));
+        assert!(l.indexes_empty());
+    }
+}

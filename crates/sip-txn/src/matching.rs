@@ -247,3 +247,95 @@ fn via_eq(a: &Via, b: &Via) -> bool {
         && a.port == b.port
         && params(a) == params(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(text: &str) -> RequestInfo {
+        RequestInfo::of(&Message::parse(text.replace('\n', "\r\n")).unwrap()).unwrap()
+    }
+
+    fn request(method: &str, uri: &str, via: &str, to: &str, cseq: &str) -> RequestInfo {
+        info(&format!(
+            "{method} {uri} SIP/2.0\nVia: {via}\nFrom: <sip:a@x>;tag=f1\nTo: {to}\n\
+             Call-ID: cid\nCSeq: {cseq}\n\n"
+        ))
+    }
+
+    const VIA: &str = "SIP/2.0/UDP Host.Example.COM:5060;branch=z9hG4bKabc";
+    const OLD_VIA: &str = "SIP/2.0/UDP old.example.com:5060;branch=1234";
+
+    #[test]
+    fn server_key_is_branch_sent_by_and_method() {
+        // RFC 3261 §17.2.3: the host of sent-by compares case-insensitively; ACK keys as INVITE.
+        let inv = request("INVITE", "sip:b@x", VIA, "<sip:b@x>", "1 INVITE");
+        let ack = request(
+            "ACK",
+            "sip:b@x",
+            "SIP/2.0/UDP host.example.com:5060;branch=z9hG4bKabc",
+            "<sip:b@x>;tag=t",
+            "1 ACK",
+        );
+        assert_eq!(inv.server_key(), ack.server_key());
+        let other_port = request(
+            "INVITE",
+            "sip:b@x",
+            "SIP/2.0/UDP host.example.com:5070;branch=z9hG4bKabc",
+            "<sip:b@x>",
+            "1 INVITE",
+        );
+        assert_ne!(inv.server_key(), other_port.server_key());
+        let cancel = request("CANCEL", "sip:b@x", VIA, "<sip:b@x>", "1 CANCEL");
+        assert_ne!(cancel.server_key(), inv.server_key());
+        assert_eq!(cancel.server_key(), inv.cancel_key().as_ref());
+        // No magic cookie: no key, RFC 2543 matching.
+        let old = request("INVITE", "sip:b@x", OLD_VIA, "<sip:b@x>", "1 INVITE");
+        assert!(old.server_key().is_none());
+        assert!(old.branch.is_none());
+    }
+
+    #[test]
+    fn rfc2543_rules() {
+        let inv = request("INVITE", "sip:b@x", OLD_VIA, "<sip:b@x>", "1 INVITE");
+        // §17.2.3: the same Request-URI, To tag, From tag, Call-ID, CSeq and top Via.
+        assert!(inv.matches_2543(&inv, None, false));
+        let other_uri = request("INVITE", "sip:c@x", OLD_VIA, "<sip:b@x>", "1 INVITE");
+        assert!(!other_uri.matches_2543(&inv, None, false));
+        let other_cseq = request("INVITE", "sip:b@x", OLD_VIA, "<sip:b@x>", "2 INVITE");
+        assert!(!other_cseq.matches_2543(&inv, None, false));
+        let tagged = request("INVITE", "sip:b@x", OLD_VIA, "<sip:b@x>;tag=z", "1 INVITE");
+        assert!(!tagged.matches_2543(&inv, None, false));
+        let other_via = request(
+            "INVITE",
+            "sip:b@x",
+            "SIP/2.0/TCP old.example.com:5060;branch=1234",
+            "<sip:b@x>",
+            "1 INVITE",
+        );
+        assert!(!other_via.matches_2543(&inv, None, false));
+        // The ACK: CSeq number only, and the To tag of the response the transaction sent.
+        let ack = request("ACK", "sip:b@x", OLD_VIA, "<sip:b@x>;tag=r", "1 ACK");
+        assert!(ack.matches_2543(&inv, Some("r"), false));
+        assert!(!ack.matches_2543(&inv, Some("q"), false));
+        assert!(!ack.matches_2543(&inv, None, false));
+        // §9.2: a CANCEL matches as if it had the INVITE's method.
+        let cancel = request("CANCEL", "sip:b@x", OLD_VIA, "<sip:b@x>", "1 CANCEL");
+        assert!(cancel.matches_2543(&inv, None, true));
+        assert!(!cancel.matches_2543(&inv, None, false));
+    }
+
+    #[test]
+    fn merge_key_only_without_to_tag() {
+        let inv = request("INVITE", "sip:b@x", VIA, "<sip:b@x>", "1 INVITE");
+        let k = inv.merge_key().unwrap();
+        assert_eq!(
+            (k.from_tag.as_deref(), k.call_id.as_str(), k.seq),
+            (Some("f1"), "cid", 1)
+        );
+        let in_dialog = request("INVITE", "sip:b@x", VIA, "<sip:b@x>;tag=t", "1 INVITE");
+        assert!(in_dialog.merge_key().is_none());
+        let cancel = request("CANCEL", "sip:b@x", VIA, "<sip:b@x>", "1 CANCEL");
+        assert!(cancel.merge_key().is_none());
+    }
+}
