@@ -74,6 +74,10 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
     events: VecDeque<Event<A>>,
 }
 
+/// The shortest retransmission interval: a zero T1 or T2 in the configuration must not make
+/// `handle_timeout` loop forever.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
 /// Adds `d` to `at`; `None` if the result is not representable (the timer then never fires).
 fn after(at: Instant, d: Duration) -> Option<Instant> {
     at.checked_add(d)
@@ -409,8 +413,8 @@ impl<A: Peer> TransactionLayer<A> {
         }
     }
 
-    /// Fires every timer due at `now`, in deadline order. Retransmission intervals are
-    /// measured from each timer's deadline, so a late call does not shift the schedule.
+    /// Fires every timer due at `now`, in deadline order. The next retransmission interval is
+    /// measured from `now`, so a late call sends one retransmission, never a burst.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&(at, id, timer)) = self.timers.first() {
             if at > now {
@@ -421,7 +425,7 @@ impl<A: Peer> TransactionLayer<A> {
                 continue;
             };
             t.armed.retain(|(tm, _)| *tm != timer);
-            self.fire(at, id, &mut t, timer);
+            self.fire(now, id, &mut t, timer);
             self.put(id, t);
         }
     }
@@ -972,7 +976,7 @@ impl<A: Peer> TransactionLayer<A> {
         self.events.push_back(event);
     }
 
-    /// Timer `timer` of transaction `id` fired; `at` is its deadline.
+    /// Timer `timer` of transaction `id` fired at `at` (the caller's `now`).
     fn fire(&mut self, at: Instant, id: TxnId, t: &mut Txn<A>, timer: Timer) {
         let t2 = self.config.t2;
         match (timer, t.state) {
@@ -982,7 +986,7 @@ impl<A: Peer> TransactionLayer<A> {
                     self.transmit(id, t.peer.clone(), r, true);
                 }
                 t.interval = t.interval.saturating_mul(2);
-                let i = t.interval;
+                let i = t.interval.max(MIN_INTERVAL);
                 self.arm(id, t, Timer::A, at, i);
             }
             // RFC 3261 §17.1.1.2 (Timer B) and §17.1.2.2 (Timer F): no final response.
@@ -1007,7 +1011,7 @@ impl<A: Peer> TransactionLayer<A> {
                 } else {
                     t2
                 };
-                let i = t.interval;
+                let i = t.interval.max(MIN_INTERVAL);
                 self.arm(id, t, Timer::E, at, i);
             }
             // RFC 3261 §17.2.1: retransmit the non-2xx final response, doubling up to T2;
@@ -1020,7 +1024,7 @@ impl<A: Peer> TransactionLayer<A> {
                     self.transmit(id, t.peer.clone(), r, true);
                 }
                 t.interval = t.interval.saturating_mul(2).min(t2);
-                let i = t.interval;
+                let i = t.interval.max(MIN_INTERVAL);
                 self.arm(id, t, Timer::G, at, i);
             }
             // RFC 3261 §17.2.1: no ACK arrived.

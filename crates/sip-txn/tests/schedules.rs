@@ -395,3 +395,40 @@ fn timer_c_restarts_on_provisional_and_reports() {
     let (_, events) = run_out(&mut h);
     assert_eq!(events[0], (32_000, format!("Timeout {:?}", Timer::B)));
 }
+
+#[test]
+fn a_late_wakeup_sends_one_retransmission_not_a_burst() {
+    let mut h = Harness::new();
+    h.layer
+        .send_request(h.now, options("z9hG4bKlate"), peer(true))
+        .unwrap();
+    h.transmits();
+    // The driver oversleeps to 10 s: Timer E was due at 0.5 s.
+    h.advance_to(10_000);
+    let (t, e) = h.drain();
+    assert_eq!(t, ["OPTIONS re"]);
+    assert!(e.is_empty());
+    assert_eq!(h.next_ms(), Some(11_000), "E = 2·T1 from now");
+}
+
+#[test]
+fn zero_timer_values_do_not_hang() {
+    let config = TimerConfig {
+        t1: Duration::ZERO,
+        t2: Duration::ZERO,
+        t4: Duration::ZERO,
+        ..TimerConfig::default()
+    };
+    let mut h = Harness::with(config);
+    let request = invite("z9hG4bKzero");
+    h.layer
+        .send_request(h.now, request.clone(), peer(true))
+        .unwrap();
+    let s = h.recv_new(invite("z9hG4bKzero2"), true);
+    h.layer
+        .send_response(h.now, s, resp(&invite("z9hG4bKzero2"), 486))
+        .unwrap();
+    // 64·T1 = 0: Timers B and H are due at once; Timers A and G re-arm at least 1 ms ahead.
+    h.advance_to(5);
+    assert!(h.layer.is_empty());
+}
