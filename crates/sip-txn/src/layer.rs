@@ -185,6 +185,17 @@ impl<A: Peer> TransactionLayer<A> {
         self.txns.get(&txn).and_then(|t| t.request.as_ref())
     }
 
+    /// The armed timers of a live transaction, earliest first (empty once it has ended).
+    pub fn timers(&self, txn: TxnId) -> Vec<(Timer, Instant)> {
+        let mut v = self
+            .txns
+            .get(&txn)
+            .map(|t| t.armed.clone())
+            .unwrap_or_default();
+        v.sort_by_key(|(timer, at)| (*at, *timer));
+        v
+    }
+
     /// Every live transaction, in no particular order (for admin introspection and logs).
     pub fn transactions(&self) -> impl Iterator<Item = TxnSummary<'_, A>> + '_ {
         self.txns.iter().map(|(id, t)| TxnSummary {

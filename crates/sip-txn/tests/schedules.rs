@@ -62,14 +62,22 @@ fn timer_a_doubles_from_t1_until_timer_b() {
 fn timer_a_next_interval_would_be_32_s() {
     // The seventh interval (32 s) is armed but Timer B (at 32 s) ends the transaction first.
     let mut h = Harness::new();
-    h.layer
+    let id = h
+        .layer
         .send_request(h.now, invite("z9hG4bKa"), peer(true))
         .unwrap();
     for _ in 0..6 {
         h.fire();
     }
     assert_eq!(h.ms(h.now), 31_500);
-    assert_eq!(h.next_ms(), Some(32_000)); // Timer B, before A's 63.5 s
+    // Timer A is armed 32 s ahead (at 63.5 s), but Timer B (64·T1 = 32 s) comes first.
+    let timers: Vec<(Timer, u64)> = h
+        .layer
+        .timers(id)
+        .iter()
+        .map(|(t, at)| (*t, h.ms(*at)))
+        .collect();
+    assert_eq!(timers, [(Timer::B, 32_000), (Timer::A, 63_500)]);
     h.fire();
     let (_, e) = h.drain();
     assert_eq!(e, ["Timeout B", "Terminated"]);

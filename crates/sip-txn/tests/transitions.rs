@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use sip_txn::{State, TransportError, TxnId};
+use sip_txn::{State, Timer, TransportError, TxnId};
 
 /// One input to a transaction.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,8 @@ struct Row {
     transmits: &'static [&'static str],
     events: &'static [&'static str],
     state: Option<State>,
-    next: Option<u64>,
+    /// The transaction's earliest armed timer and its deadline in ms after t0.
+    next: Option<(Timer, u64)>,
 }
 
 const fn row(
@@ -51,7 +52,7 @@ const fn row(
     transmits: &'static [&'static str],
     events: &'static [&'static str],
     state: Option<State>,
-    next: Option<u64>,
+    next: Option<(Timer, u64)>,
 ) -> Row {
     Row {
         udp,
@@ -66,6 +67,7 @@ const fn row(
 
 use In::*;
 use State::*;
+use Timer::*;
 const UDP: bool = true;
 const TCP: bool = false;
 
@@ -199,38 +201,44 @@ fn run(kind: &str, method: &str, rows: &[Row]) {
         assert_eq!(transmits, r.transmits, "{ctx}: transmissions");
         assert_eq!(events, r.events, "{ctx}: events");
         assert_eq!(h.layer.state(id), r.state, "{ctx}: next state");
-        assert_eq!(h.next_ms(), r.next, "{ctx}: next timeout (ms after t0)");
+        let next = h
+            .layer
+            .timers(id)
+            .first()
+            .map(|(timer, at)| (*timer, h.ms(*at)));
+        assert_eq!(next, r.next, "{ctx}: next timer (ms after t0)");
+        assert_eq!(h.next_ms(), r.next.map(|(_, ms)| ms), "{ctx}: poll_timeout");
     }
 }
 
 #[test]
 fn client_invite_transitions() {
-    // RFC 3261 §17.1.1.2 (Figure 5) with RFC 6026 §8.4 (Accepted, Timer M).
+    // RFC 3261 §17.1.1.2 (Figure 5) with RFC 6026 §7.2, §8.4 (Accepted, Timer M).
     #[rustfmt::skip]
     const ROWS: &[Row] = &[
-        row(UDP, "start", Send, &["INVITE"], &[], Some(Calling), Some(500)), // Timer A = T1
-        row(TCP, "start", Send, &["INVITE"], &[], Some(Calling), Some(32_000)), // no A; B = 64·T1
-        row(UDP, "Calling", Fire, &["INVITE re"], &[], Some(Calling), Some(1_500)), // A doubled
+        row(UDP, "start", Send, &["INVITE"], &[], Some(Calling), Some((A, 500))), // A = T1
+        row(TCP, "start", Send, &["INVITE"], &[], Some(Calling), Some((B, 32_000))), // no A; B = 64·T1
+        row(UDP, "Calling", Fire, &["INVITE re"], &[], Some(Calling), Some((A, 1_500))), // A = 2·T1
         row(TCP, "Calling", Fire, &[], &["Timeout B", "Terminated"], None, None),
-        row(UDP, "Calling", Resp(100), &[], &["Response 100"], Some(Proceeding), None),
+        row(UDP, "Calling", Resp(100), &[], &["Response 100"], Some(Proceeding), None), // A, B stop
         row(UDP, "Calling", Resp(180), &[], &["Response 180"], Some(Proceeding), None),
-        row(UDP, "Calling", Resp(200), &[], &["Response 200"], Some(Accepted), Some(32_000)), // M
-        row(UDP, "Calling", Resp(486), &["ACK"], &["Response 486"], Some(Completed), Some(32_000)), // D
+        row(UDP, "Calling", Resp(200), &[], &["Response 200"], Some(Accepted), Some((M, 32_000))),
+        row(UDP, "Calling", Resp(486), &["ACK"], &["Response 486"], Some(Completed), Some((D, 32_000))),
         row(TCP, "Calling", Resp(486), &["ACK"], &["Response 486", "Terminated"], None, None), // D = 0
         row(UDP, "Calling", Err, &[], &["TransportError", "Terminated"], None, None),
         row(UDP, "Proceeding", Resp(180), &[], &["Response 180"], Some(Proceeding), None),
-        row(UDP, "Proceeding", Resp(200), &[], &["Response 200"], Some(Accepted), Some(32_000)),
-        row(UDP, "Proceeding", Resp(603), &["ACK"], &["Response 603"], Some(Completed), Some(32_000)),
-        row(UDP, "Proceeding", At(600_000), &[], &[], Some(Proceeding), None), // no Timer B here
-        row(UDP, "Completed", Resp(486), &["ACK re"], &[], Some(Completed), Some(32_000)),
-        row(UDP, "Completed", Resp(200), &[], &[], Some(Completed), Some(32_000)),
+        row(UDP, "Proceeding", Resp(200), &[], &["Response 200"], Some(Accepted), Some((M, 32_000))),
+        row(UDP, "Proceeding", Resp(603), &["ACK"], &["Response 603"], Some(Completed), Some((D, 32_000))),
+        row(UDP, "Proceeding", At(600_000), &[], &[], Some(Proceeding), None), // no timer here
+        row(UDP, "Completed", Resp(486), &["ACK re"], &[], Some(Completed), Some((D, 32_000))),
+        row(UDP, "Completed", Resp(200), &[], &[], Some(Completed), Some((D, 32_000))),
         row(UDP, "Completed", Fire, &[], &["Terminated"], None, None), // Timer D
         row(UDP, "Completed", Err, &[], &["TransportError", "Terminated"], None, None),
-        row(UDP, "Accepted", Resp(200), &[], &["Response 200"], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", RespFork(200), &[], &["Response 200"], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", Resp(180), &[], &[], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", Resp(486), &[], &[], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", Err, &[], &[], Some(Accepted), Some(32_000)),
+        row(UDP, "Accepted", Resp(200), &[], &["Response 200"], Some(Accepted), Some((M, 32_000))),
+        row(UDP, "Accepted", RespFork(200), &[], &["Response 200"], Some(Accepted), Some((M, 32_000))),
+        row(UDP, "Accepted", Resp(180), &[], &[], Some(Accepted), Some((M, 32_000))),
+        row(UDP, "Accepted", Resp(486), &[], &[], Some(Accepted), Some((M, 32_000))),
+        row(UDP, "Accepted", Err, &[], &[], Some(Accepted), Some((M, 32_000))),
         row(TCP, "Accepted", Fire, &[], &["Terminated"], None, None), // Timer M
     ];
     run("client INVITE", "INVITE", ROWS);
@@ -241,23 +249,23 @@ fn client_non_invite_transitions() {
     // RFC 3261 §17.1.2.2 (Figure 6).
     #[rustfmt::skip]
     const ROWS: &[Row] = &[
-        row(UDP, "start", Send, &["OPTIONS"], &[], Some(Trying), Some(500)), // Timer E = T1
-        row(TCP, "start", Send, &["OPTIONS"], &[], Some(Trying), Some(32_000)), // F = 64·T1
-        row(UDP, "Trying", Fire, &["OPTIONS re"], &[], Some(Trying), Some(1_500)), // E = 2·T1
+        row(UDP, "start", Send, &["OPTIONS"], &[], Some(Trying), Some((E, 500))), // E = T1
+        row(TCP, "start", Send, &["OPTIONS"], &[], Some(Trying), Some((F, 32_000))), // no E; F = 64·T1
+        row(UDP, "Trying", Fire, &["OPTIONS re"], &[], Some(Trying), Some((E, 1_500))), // E = 2·T1
         row(TCP, "Trying", Fire, &[], &["Timeout F", "Terminated"], None, None),
-        row(UDP, "Trying", Resp(100), &[], &["Response 100"], Some(Proceeding), Some(500)),
-        row(UDP, "Trying", Resp(200), &[], &["Response 200"], Some(Completed), Some(5_000)), // K = T4
-        row(UDP, "Trying", Resp(404), &[], &["Response 404"], Some(Completed), Some(5_000)),
+        row(UDP, "Trying", Resp(100), &[], &["Response 100"], Some(Proceeding), Some((E, 500))),
+        row(UDP, "Trying", Resp(200), &[], &["Response 200"], Some(Completed), Some((K, 5_000))), // K = T4
+        row(UDP, "Trying", Resp(404), &[], &["Response 404"], Some(Completed), Some((K, 5_000))),
         row(TCP, "Trying", Resp(200), &[], &["Response 200", "Terminated"], None, None), // K = 0
         row(UDP, "Trying", Err, &[], &["TransportError", "Terminated"], None, None),
-        row(UDP, "Proceeding", Fire, &["OPTIONS re"], &[], Some(Proceeding), Some(4_500)), // E = T2
-        row(UDP, "Proceeding", Resp(180), &[], &["Response 180"], Some(Proceeding), Some(500)),
-        row(UDP, "Proceeding", Resp(500), &[], &["Response 500"], Some(Completed), Some(5_000)),
+        row(UDP, "Proceeding", Fire, &["OPTIONS re"], &[], Some(Proceeding), Some((E, 4_500))), // E = T2
+        row(UDP, "Proceeding", Resp(180), &[], &["Response 180"], Some(Proceeding), Some((E, 500))),
+        row(UDP, "Proceeding", Resp(500), &[], &["Response 500"], Some(Completed), Some((K, 5_000))),
         row(UDP, "Proceeding", Err, &[], &["TransportError", "Terminated"], None, None),
         row(TCP, "Proceeding", Fire, &[], &["Timeout F", "Terminated"], None, None),
-        row(UDP, "Completed", Resp(200), &[], &[], Some(Completed), Some(5_000)),
-        row(UDP, "Completed", Resp(100), &[], &[], Some(Completed), Some(5_000)),
-        row(UDP, "Completed", Err, &[], &[], Some(Completed), Some(5_000)),
+        row(UDP, "Completed", Resp(200), &[], &[], Some(Completed), Some((K, 5_000))),
+        row(UDP, "Completed", Resp(100), &[], &[], Some(Completed), Some((K, 5_000))),
+        row(UDP, "Completed", Err, &[], &[], Some(Completed), Some((K, 5_000))),
         row(UDP, "Completed", Fire, &[], &["Terminated"], None, None), // Timer K
     ];
     run("client non-INVITE", "OPTIONS", ROWS);
@@ -265,32 +273,32 @@ fn client_non_invite_transitions() {
 
 #[test]
 fn server_invite_transitions() {
-    // RFC 3261 §17.2.1 (Figure 7) with RFC 6026 §8.5–8.7 (Accepted, Timer L).
+    // RFC 3261 §17.2.1 (Figure 7) with RFC 6026 §7.1, §8.5–8.7 (Accepted, Timer L; Figure 7).
     #[rustfmt::skip]
     const ROWS: &[Row] = &[
         row(UDP, "Proceeding", Retrans, &["100 re"], &[], Some(Proceeding), None),
         row(UDP, "Proceeding", Tu(180), &["180"], &[], Some(Proceeding), None),
         row(UDP, "Proceeding180", Retrans, &["180 re"], &[], Some(Proceeding), None),
-        row(UDP, "Proceeding", Tu(200), &["200"], &[], Some(Accepted), Some(32_000)), // L
-        row(TCP, "Proceeding", Tu(200), &["200"], &[], Some(Accepted), Some(32_000)),
-        row(UDP, "Proceeding", Tu(486), &["486"], &[], Some(Completed), Some(500)), // G = T1
-        row(TCP, "Proceeding", Tu(486), &["486"], &[], Some(Completed), Some(32_000)), // H only
+        row(UDP, "Proceeding", Tu(200), &["200"], &[], Some(Accepted), Some((L, 32_000))), // L = 64·T1
+        row(TCP, "Proceeding", Tu(200), &["200"], &[], Some(Accepted), Some((L, 32_000))),
+        row(UDP, "Proceeding", Tu(486), &["486"], &[], Some(Completed), Some((G, 500))), // G = T1
+        row(TCP, "Proceeding", Tu(486), &["486"], &[], Some(Completed), Some((H, 32_000))), // no G
         row(UDP, "Proceeding", Ack, &[], &[], Some(Proceeding), None),
-        row(UDP, "Proceeding", Err, &[], &["TransportError"], Some(Proceeding), None), // RFC 6026 Figure 7: stays
-        row(UDP, "Completed", Retrans, &["486 re"], &[], Some(Completed), Some(500)),
-        row(UDP, "Completed", Fire, &["486 re"], &[], Some(Completed), Some(1_500)), // G doubled
-        row(UDP, "Completed", Ack, &[], &[], Some(Confirmed), Some(5_000)), // I = T4
+        row(UDP, "Proceeding", Err, &[], &["TransportError"], Some(Proceeding), None), // RFC 6026 Fig. 7
+        row(UDP, "Completed", Retrans, &["486 re"], &[], Some(Completed), Some((G, 500))),
+        row(UDP, "Completed", Fire, &["486 re"], &[], Some(Completed), Some((G, 1_500))), // G = 2·T1
+        row(UDP, "Completed", Ack, &[], &[], Some(Confirmed), Some((I, 5_000))), // I = T4
         row(TCP, "Completed", Ack, &[], &["Terminated"], None, None), // I = 0
         row(TCP, "Completed", Fire, &[], &["Timeout H", "Terminated"], None, None),
         row(UDP, "Completed", Err, &[], &["TransportError", "Terminated"], None, None),
-        row(UDP, "Confirmed", Ack, &[], &[], Some(Confirmed), Some(5_000)),
-        row(UDP, "Confirmed", Retrans, &[], &[], Some(Confirmed), Some(5_000)),
+        row(UDP, "Confirmed", Ack, &[], &[], Some(Confirmed), Some((I, 5_000))),
+        row(UDP, "Confirmed", Retrans, &[], &[], Some(Confirmed), Some((I, 5_000))),
         row(UDP, "Confirmed", Fire, &[], &["Terminated"], None, None), // Timer I
-        row(UDP, "Accepted", Retrans, &[], &[], Some(Accepted), Some(32_000)), // absorbed
-        row(UDP, "Accepted", Tu(200), &["200"], &[], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", Ack2xx, &[], &["Ack matched"], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", Ack, &[], &["Ack matched"], Some(Accepted), Some(32_000)),
-        row(UDP, "Accepted", Err, &[], &["TransportError"], Some(Accepted), Some(32_000)),
+        row(UDP, "Accepted", Retrans, &[], &[], Some(Accepted), Some((L, 32_000))), // absorbed
+        row(UDP, "Accepted", Tu(200), &["200"], &[], Some(Accepted), Some((L, 32_000))),
+        row(UDP, "Accepted", Ack2xx, &[], &["Ack matched"], Some(Accepted), Some((L, 32_000))),
+        row(UDP, "Accepted", Ack, &[], &["Ack matched"], Some(Accepted), Some((L, 32_000))),
+        row(UDP, "Accepted", Err, &[], &["TransportError"], Some(Accepted), Some((L, 32_000))),
         row(UDP, "Accepted", Fire, &[], &["Terminated"], None, None), // Timer L
     ];
     run("server INVITE", "INVITE", ROWS);
@@ -303,15 +311,15 @@ fn server_non_invite_transitions() {
     const ROWS: &[Row] = &[
         row(UDP, "Trying", Retrans, &[], &[], Some(Trying), None),
         row(UDP, "Trying", Tu(100), &["100"], &[], Some(Proceeding), None),
-        row(UDP, "Trying", Tu(200), &["200"], &[], Some(Completed), Some(32_000)), // J = 64·T1
+        row(UDP, "Trying", Tu(200), &["200"], &[], Some(Completed), Some((J, 32_000))), // J = 64·T1
         row(TCP, "Trying", Tu(200), &["200"], &["Terminated"], None, None), // J = 0
-        row(UDP, "Trying", Tu(404), &["404"], &[], Some(Completed), Some(32_000)),
+        row(UDP, "Trying", Tu(404), &["404"], &[], Some(Completed), Some((J, 32_000))),
         row(UDP, "Trying", Err, &[], &["TransportError", "Terminated"], None, None),
         row(UDP, "Proceeding", Retrans, &["100 re"], &[], Some(Proceeding), None),
         row(UDP, "Proceeding", Tu(180), &["180"], &[], Some(Proceeding), None),
-        row(UDP, "Proceeding", Tu(200), &["200"], &[], Some(Completed), Some(32_000)),
+        row(UDP, "Proceeding", Tu(200), &["200"], &[], Some(Completed), Some((J, 32_000))),
         row(UDP, "Proceeding", Err, &[], &["TransportError", "Terminated"], None, None),
-        row(UDP, "Completed", Retrans, &["200 re"], &[], Some(Completed), Some(32_000)),
+        row(UDP, "Completed", Retrans, &["200 re"], &[], Some(Completed), Some((J, 32_000))),
         row(UDP, "Completed", Err, &[], &["TransportError", "Terminated"], None, None),
         row(UDP, "Completed", Fire, &[], &["Terminated"], None, None), // Timer J
     ];
