@@ -42,6 +42,10 @@ pub enum SendError {
     /// (§13.2.2.4) and goes out with `send_stateless`.
     #[error("an ACK is not sent through a client transaction (RFC 3261 §17.1.1.3, §13.2.2.4)")]
     AckNotAllowed,
+    /// A BENOTIFY gets no response, so no client transaction waits for one ([MS-SIP] 3.5):
+    /// it goes out once with `send_stateless`.
+    #[error("a BENOTIFY gets no response and is sent without a transaction ([MS-SIP] 3.5)")]
+    Benotify,
     /// The request lacks what the transaction needs (Via, CSeq, Call-ID, From, To).
     #[error("the request cannot start a transaction: {0}")]
     BadRequest(#[from] InboundError),

@@ -150,6 +150,14 @@ pub enum Event<A> {
         /// The INVITE server transaction in Accepted state it matches.
         invite: Option<TxnId>,
     },
+    /// A BENOTIFY: Microsoft's best-effort NOTIFY, which gets no response and so creates no
+    /// server transaction ([MS-SIP] 3.5). The TU handles it like a NOTIFY and answers nothing.
+    Benotify {
+        /// The BENOTIFY.
+        request: Message,
+        /// Where it came from.
+        from: A,
+    },
     /// A response for a client transaction (provisional, final, or for an INVITE a further 2xx
     /// while Accepted, RFC 6026 §8.4).
     Response {
@@ -209,7 +217,7 @@ impl<A> Event<A> {
             | Event::TimerC { txn, .. }
             | Event::TransportError { txn, .. }
             | Event::Terminated { txn } => Some(*txn),
-            Event::Ack { .. } | Event::UnmatchedResponse { .. } => None,
+            Event::Ack { .. } | Event::Benotify { .. } | Event::UnmatchedResponse { .. } => None,
         }
     }
 }

@@ -278,6 +278,9 @@ impl<A: Peer> TransactionLayer<A> {
         if info.method == Method::Ack {
             return Err(SendError::AckNotAllowed);
         }
+        if info.method == Method::Benotify {
+            return Err(SendError::Benotify);
+        }
         let branch = info.branch.clone().ok_or(SendError::NoMagicCookie)?;
         let key = ClientKey {
             branch,
@@ -813,6 +816,11 @@ impl<A: Peer> TransactionLayer<A> {
         from: A,
     ) -> Result<(), InboundError> {
         let info = RequestInfo::of(&request)?;
+        if info.method == Method::Benotify {
+            // [MS-SIP] 3.5: never answered, so no server transaction would ever end.
+            self.events.push_back(Event::Benotify { request, from });
+            return Ok(());
+        }
         if let Some(id) = self.match_server(&info) {
             if let Some(mut t) = self.txns.remove(&id) {
                 self.retransmitted_request(now, id, &mut t, request, &info, from);

@@ -488,3 +488,23 @@ fn inbound_errors_drop_the_message() {
     assert_eq!(h.drain(), (vec![], vec![]));
     assert!(h.layer.is_empty());
 }
+
+#[test]
+fn benotify_has_no_transaction() {
+    // [MS-SIP] 3.5: a BENOTIFY is never answered. Received, it goes to the TU without a server
+    // transaction (none would ever end); sent, it goes out once, statelessly.
+    let mut h = Harness::new();
+    let benotify = req("BENOTIFY", "z9hG4bKbn", 3, "from1", Some("dlg"));
+    h.recv(benotify.clone(), false);
+    assert_eq!(h.drain(), (vec![], vec!["Benotify".to_string()]));
+    assert!(h.layer.is_empty());
+    assert_eq!(h.layer.poll_timeout(), None);
+    assert_eq!(
+        h.layer.send_request(h.now, benotify.clone(), peer(false)),
+        Err(SendError::Benotify)
+    );
+    h.layer.send_stateless(benotify, peer(false));
+    let t = h.transmits();
+    assert_eq!((t.len(), t[0].txn), (1, None));
+    assert!(h.layer.is_empty());
+}

@@ -108,6 +108,7 @@ pub fn describe_event(e: &Event<TransportKey>) -> String {
             }
         ),
         Event::MergedRequest { .. } => "Merged".into(),
+        Event::Benotify { .. } => "Benotify".into(),
         Event::Ack { invite, .. } => format!(
             "Ack {}",
             if invite.is_some() {
