@@ -69,7 +69,9 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
     merge_index: HashMap<MergeKey, TxnId>,
     /// RFC 6026 §8.7: Accepted INVITE server transactions by the dialog their 2xx creates.
     ack_index: HashMap<AckKey, TxnId>,
-    timers: BTreeSet<(Instant, TxnId, Timer)>,
+    /// Armed timers by deadline; at equal deadlines a timeout fires before a retransmission
+    /// (see [`retransmits_last`]), so nothing is resent in the instant the transaction gives up.
+    timers: BTreeSet<(Instant, bool, TxnId, Timer)>,
     transmits: VecDeque<Transmit<A>>,
     events: VecDeque<Event<A>>,
 }
@@ -77,6 +79,12 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
 /// The shortest retransmission interval: a zero T1 or T2 in the configuration must not make
 /// `handle_timeout` loop forever.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Whether `timer` retransmits (A, E, G): those sort after every other timer due at the same
+/// instant, so a Timer B, F, H or L due then ends the transaction without a last useless copy.
+fn retransmits_last(timer: Timer) -> bool {
+    matches!(timer, Timer::A | Timer::E | Timer::G)
+}
 
 /// Adds `d` to `at`; `None` if the result is not representable (the timer then never fires).
 fn after(at: Instant, d: Duration) -> Option<Instant> {
@@ -258,7 +266,7 @@ impl<A: Peer> TransactionLayer<A> {
 
     /// When `handle_timeout` must next be called, if any timer is armed.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _, _)| *at)
+        self.timers.first().map(|(at, _, _, _)| *at)
     }
 
     // --- input from the transaction user ------------------------------------------------------
@@ -430,11 +438,11 @@ impl<A: Peer> TransactionLayer<A> {
     /// Fires every timer due at `now`, in deadline order. The next retransmission interval is
     /// measured from `now`, so a late call sends one retransmission, never a burst.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, id, timer)) = self.timers.first() {
+        while let Some(&(at, last, id, timer)) = self.timers.first() {
             if at > now {
                 break;
             }
-            self.timers.remove(&(at, id, timer));
+            self.timers.remove(&(at, last, id, timer));
             let Some(mut t) = self.txns.remove(&id) else {
                 continue;
             };
@@ -497,14 +505,15 @@ impl<A: Peer> TransactionLayer<A> {
         self.disarm(id, t, timer);
         if let Some(at) = after(base, d) {
             t.armed.push((timer, at));
-            self.timers.insert((at, id, timer));
+            self.timers.insert((at, retransmits_last(timer), id, timer));
         }
     }
 
     fn disarm(&mut self, id: TxnId, t: &mut Txn<A>, timer: Timer) {
         if let Some(pos) = t.armed.iter().position(|(tm, _)| *tm == timer) {
             let (_, at) = t.armed.swap_remove(pos);
-            self.timers.remove(&(at, id, timer));
+            self.timers
+                .remove(&(at, retransmits_last(timer), id, timer));
         }
     }
 
@@ -525,7 +534,8 @@ impl<A: Peer> TransactionLayer<A> {
             return;
         }
         for (timer, at) in t.armed.drain(..) {
-            self.timers.remove(&(at, id, timer));
+            self.timers
+                .remove(&(at, retransmits_last(timer), id, timer));
         }
         let unindex = |map_id: Option<&TxnId>| map_id == Some(&id);
         if t.kind.is_client() {

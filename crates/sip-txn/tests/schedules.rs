@@ -440,3 +440,79 @@ fn zero_timer_values_do_not_hang() {
     h.advance_to(5);
     assert!(h.layer.is_empty());
 }
+
+/// The expected retransmission times (ms after t0) for a first interval `t1`, doubling, capped
+/// at `cap` (if any), strictly before `end`.
+fn expected_sends(t1: u64, cap: Option<u64>, end: u64) -> Vec<u64> {
+    let mut out = vec![0];
+    let (mut at, mut gap) = (0, t1);
+    loop {
+        at += gap;
+        if at >= end {
+            return out;
+        }
+        out.push(at);
+        gap *= 2;
+        if let Some(c) = cap {
+            gap = gap.min(c);
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// For any T1 ≤ T2: Timer A doubles without cap until B = 64·T1; Timers E and G double up
+    /// to T2 until F and H = 64·T1 (RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1).
+    #[test]
+    fn schedules_follow_t1_and_t2(
+        t1 in 1u64..2_000,
+        extra in proptest::prop_oneof![proptest::strategy::Just(0u64), 0u64..8_000],
+    ) {
+        let t2 = t1 + extra;
+        let config = TimerConfig {
+            t1: Duration::from_millis(t1),
+            t2: Duration::from_millis(t2),
+            ..TimerConfig::default()
+        };
+        let end = 64 * t1;
+
+        let mut h = Harness::with(config);
+        h.layer.send_request(h.now, invite("z9hG4bKpa"), peer(true)).unwrap();
+        let (sends, events) = run_out(&mut h);
+        proptest::prop_assert_eq!(sends, expected_sends(t1, None, end));
+        proptest::prop_assert_eq!(&events[0], &(end, "Timeout B".to_string()));
+
+        let mut h = Harness::with(config);
+        h.layer.send_request(h.now, options("z9hG4bKpe"), peer(true)).unwrap();
+        let (sends, events) = run_out(&mut h);
+        proptest::prop_assert_eq!(sends, expected_sends(t1, Some(t2), end));
+        proptest::prop_assert_eq!(&events[0], &(end, "Timeout F".to_string()));
+
+        let mut h = Harness::with(config);
+        let request = invite("z9hG4bKpg");
+        let id = h.recv_new(request.clone(), true);
+        h.transmits(); // the 100 Trying
+        h.layer.send_response(h.now, id, resp(&request, 500)).unwrap();
+        let (sends, events) = run_out(&mut h);
+        proptest::prop_assert_eq!(sends, expected_sends(t1, Some(t2), end));
+        proptest::prop_assert_eq!(&events[0], &(end, "Timeout H".to_string()));
+    }
+}
+
+#[test]
+fn no_retransmission_in_the_instant_of_the_timeout() {
+    // T1 = T2 = 100 ms: Timer E comes due at 6.4 s together with Timer F; F wins.
+    let config = TimerConfig {
+        t1: Duration::from_millis(100),
+        t2: Duration::from_millis(100),
+        ..TimerConfig::default()
+    };
+    let mut h = Harness::with(config);
+    h.layer
+        .send_request(h.now, options("z9hG4bKtie"), peer(true))
+        .unwrap();
+    let (sends, events) = run_out(&mut h);
+    assert_eq!(sends, (0..64).map(|k| k * 100).collect::<Vec<u64>>());
+    assert_eq!(events[0], (6_400, "Timeout F".to_string()));
+}
