@@ -1,7 +1,9 @@
 //! The transaction layer: every transaction of an element, the indexes that match messages to
 //! them, one timer queue, and the queues of transmissions and events the driver drains.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use sip_msg::{HeaderName, Message, Method};
@@ -79,6 +81,15 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
 /// The shortest retransmission interval: a zero T1 or T2 in the configuration must not make
 /// `handle_timeout` loop forever.
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Removes `key` from `map` if it names transaction `id` (one hash lookup in the usual case).
+fn remove_if<K: Hash + Eq>(map: &mut HashMap<K, TxnId>, key: &K, id: TxnId) {
+    if let Some((k, other)) = map.remove_entry(key) {
+        if other != id {
+            map.insert(k, other);
+        }
+    }
+}
 
 /// Whether `timer` retransmits (A, E, G): those sort after every other timer due at the same
 /// instant, so a Timer B, F, H or L due then ends the transaction without a last useless copy.
@@ -537,28 +548,21 @@ impl<A: Peer> TransactionLayer<A> {
             self.timers
                 .remove(&(at, retransmits_last(timer), id, timer));
         }
-        let unindex = |map_id: Option<&TxnId>| map_id == Some(&id);
         if t.kind.is_client() {
             if let Some(branch) = t.info.branch.clone() {
                 let key = ClientKey {
                     branch,
                     method: t.info.method.clone(),
                 };
-                if unindex(self.client_index.get(&key)) {
-                    self.client_index.remove(&key);
-                }
+                remove_if(&mut self.client_index, &key, id);
             }
         } else {
             match t.info.server_key() {
                 Some(key) => {
-                    if unindex(self.server_index.get(key)) {
-                        self.server_index.remove(key);
-                    }
+                    remove_if(&mut self.server_index, key, id);
                     if t.info.method != Method::Cancel {
                         if let Some(ck) = t.info.cancel_key() {
-                            if unindex(self.cancel_index.get(&ck)) {
-                                self.cancel_index.remove(&ck);
-                            }
+                            remove_if(&mut self.cancel_index, &ck, id);
                         }
                     }
                 }
@@ -572,14 +576,10 @@ impl<A: Peer> TransactionLayer<A> {
                 }
             }
             if let Some(k) = t.merge_key.take() {
-                if unindex(self.merge_index.get(&k)) {
-                    self.merge_index.remove(&k);
-                }
+                remove_if(&mut self.merge_index, &k, id);
             }
             for k in t.ack_keys.drain(..) {
-                if unindex(self.ack_index.get(&k)) {
-                    self.ack_index.remove(&k);
-                }
+                remove_if(&mut self.ack_index, &k, id);
             }
         }
         self.events.push_back(Event::Terminated { txn: id });
@@ -669,9 +669,14 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // RFC 3261 §17.2.2: a final response: Completed, Timer J (64·T1 unreliable, else 0).
             (Kind::ServerNonInvite, State::Trying | State::Proceeding, 200..=699) => {
-                self.transmit(id, t.peer.clone(), response.clone(), false);
                 t.state = State::Completed;
-                t.last = Some(response);
+                if t.reliable {
+                    // Timer J = 0: nothing will be resent, so nothing is kept.
+                    self.transmit(id, t.peer.clone(), response, false);
+                } else {
+                    self.transmit(id, t.peer.clone(), response.clone(), false);
+                    t.last = Some(response);
+                }
                 self.arm_wait(id, t, Timer::J, now, t1_x64);
                 Ok(())
             }
@@ -978,11 +983,11 @@ impl<A: Peer> TransactionLayer<A> {
             let merged = t
                 .info
                 .merge_key()
-                .and_then(|k| match self.merge_index.get(&k) {
-                    Some(&orig) => Some(orig),
-                    None => {
-                        self.merge_index.insert(k.clone(), id);
-                        t.merge_key = Some(k);
+                .and_then(|k| match self.merge_index.entry(k) {
+                    Entry::Occupied(e) => Some(*e.get()),
+                    Entry::Vacant(e) => {
+                        t.merge_key = Some(e.key().clone());
+                        e.insert(id);
                         None
                     }
                 });

@@ -2,7 +2,7 @@
 //! transactions), §17.2.3 (requests to server transactions, with the RFC 2543 fallback),
 //! §9.2 (CANCEL), §8.2.2.2 (merged requests) and the ACK for a 2xx (RFC 6026 §8.7).
 
-use sip_msg::{CSeq, Message, Method, Uri, Via};
+use sip_msg::{CSeq, Host, Message, Method, Uri, Via};
 
 use crate::error::InboundError;
 
@@ -65,8 +65,10 @@ impl RequestInfo {
         // RFC 3261 §17.2.3: branch, sent-by (host compared case-insensitively) and method,
         // INVITE for an ACK (it belongs to the INVITE's transaction).
         let key = branch.as_ref().map(|b| {
-            let mut host = via.host.to_string();
-            host.make_ascii_lowercase();
+            let host = match &via.host {
+                Host::Domain(d) => d.to_ascii_lowercase(),
+                other => other.to_string(),
+            };
             ServerKey {
                 branch: b.clone(),
                 sent_by: SentBy {
