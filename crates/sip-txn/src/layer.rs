@@ -495,6 +495,22 @@ impl<A: Peer> TransactionLayer<A> {
         self.put(txn, t);
     }
 
+    /// Reports that the transport gave up on `peer` (a connection closed and could not be
+    /// reopened, RFC 3261 §18.4): every live transaction whose messages go to `peer` is handled
+    /// as if its last send had failed (see [`Self::handle_transport_error`]).
+    pub fn handle_peer_error(&mut self, now: Instant, peer: &A, error: &TransportError) {
+        let mut ids: Vec<TxnId> = self
+            .txns
+            .iter()
+            .filter(|(_, t)| &t.peer == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        for id in ids {
+            self.handle_transport_error(now, id, error.clone());
+        }
+    }
+
     // --- internals ----------------------------------------------------------------------------
 
     fn new_id(&mut self) -> TxnId {

@@ -508,3 +508,30 @@ fn benotify_has_no_transaction() {
     assert_eq!((t.len(), t[0].txn), (1, None));
     assert!(h.layer.is_empty());
 }
+
+#[test]
+fn a_failed_peer_fails_its_transactions_only() {
+    let mut h = Harness::new();
+    let a = h
+        .layer
+        .send_request(h.now, options("z9hG4bKpa"), peer(false))
+        .unwrap();
+    let b = h
+        .layer
+        .send_request(h.now, options("z9hG4bKpb"), peer(true))
+        .unwrap();
+    let s = h.recv_new(invite("z9hG4bKps"), false);
+    h.drain();
+    h.layer
+        .handle_peer_error(h.now, &peer(false), &TransportError::Closed("reset".into()));
+    assert_eq!(h.layer.state(a), None);
+    assert_eq!(
+        h.layer.state(b),
+        Some(State::Trying),
+        "another peer (UDP) is untouched"
+    );
+    // RFC 6026 Figure 7: the INVITE server transaction in Proceeding is told and stays.
+    assert_eq!(h.layer.state(s), Some(State::Proceeding));
+    let (_, e) = h.drain();
+    assert_eq!(e, ["TransportError", "Terminated", "TransportError"]);
+}
