@@ -11,6 +11,9 @@ pub enum InboundError {
     /// A mandatory header is missing (RFC 3261 §8.1.1).
     #[error("the message has no {0} header (RFC 3261 §8.1.1)")]
     MissingHeader(&'static str),
+    /// A header that may appear once appears more often (RFC 3261 §7.3.1, §20).
+    #[error("the message has more than one {0} header (RFC 3261 §20)")]
+    Repeated(&'static str),
     /// A header the transaction layer matches on cannot be parsed.
     #[error("the {header} header cannot be parsed: {source}")]
     BadHeader {

@@ -2,7 +2,7 @@
 //! transactions), §17.2.3 (requests to server transactions, with the RFC 2543 fallback),
 //! §9.2 (CANCEL), §8.2.2.2 (merged requests) and the ACK for a 2xx (RFC 6026 §8.7).
 
-use sip_msg::{CSeq, Host, Message, Method, Uri, Via};
+use sip_msg::{CSeq, HeaderName, Host, Message, Method, Uri, Via};
 
 use crate::error::InboundError;
 
@@ -50,14 +50,9 @@ impl RequestInfo {
             .map_err(bad("Call-ID"))?
             .ok_or(InboundError::MissingHeader("Call-ID"))?
             .0;
-        let from = msg
-            .from()
-            .map_err(bad("From"))?
-            .ok_or(InboundError::MissingHeader("From"))?;
-        let to = msg
-            .to()
-            .map_err(bad("To"))?
-            .ok_or(InboundError::MissingHeader("To"))?;
+        // Only the tags matter here; the TU parses From and To in full.
+        let from_tag = single_tag(msg, &HeaderName::From, "From")?;
+        let to_tag = single_tag(msg, &HeaderName::To, "To")?;
         let branch = via
             .has_rfc3261_branch()
             .then(|| via.branch().map(str::to_owned))
@@ -93,8 +88,8 @@ impl RequestInfo {
             branch,
             call_id,
             cseq,
-            from_tag: from.tag().map(str::to_owned),
-            to_tag: to.tag().map(str::to_owned),
+            from_tag,
+            to_tag,
             via,
             key,
         })
@@ -151,6 +146,103 @@ impl RequestInfo {
         }
         self.to_tag == orig.to_tag && (as_cancel || self.cseq.method == orig.cseq.method)
     }
+}
+
+/// The tag of the one From or To line of `msg`.
+fn single_tag(
+    msg: &Message,
+    name: &HeaderName,
+    what: &'static str,
+) -> Result<Option<String>, InboundError> {
+    let mut lines = msg.headers_named(name);
+    let line = lines.next().ok_or(InboundError::MissingHeader(what))?;
+    if lines.next().is_some() {
+        return Err(InboundError::Repeated(what));
+    }
+    Ok(tag_param(line.value()).map(str::to_owned))
+}
+
+/// Skips linear white space (SP, HTAB and line folds, RFC 3261 §25.1 LWS) from `i`.
+fn skip_lws(v: &[u8], mut i: usize) -> usize {
+    while matches!(v.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end (after the closing quote) of the quoted-string starting at `i` (`v[i]` is `"`).
+fn quoted_end(v: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        match v.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+/// The `tag` parameter of a From or To value (RFC 3261 §20.20, §20.39, §19.3), found without
+/// parsing the URI: header parameters follow the `>` that closes a name-addr, or for a bare
+/// addr-spec its first `;` (§20.10: those parameters are header parameters). `None` if there is
+/// no tag with a value, or the value cannot be read.
+pub(crate) fn tag_param(v: &[u8]) -> Option<&str> {
+    // from-spec = ( name-addr / addr-spec ) *( SEMI from-param )
+    let mut i = 0;
+    loop {
+        match v.get(i) {
+            None => return None,
+            Some(b'"') => i = quoted_end(v, i)?,
+            Some(b'<') => {
+                i += v.get(i..)?.iter().position(|&b| b == b'>')? + 1;
+                break;
+            }
+            Some(b';') => break,
+            Some(_) => i += 1,
+        }
+    }
+    // *( SEMI generic-param ), generic-param = token [ EQUAL gen-value ]
+    loop {
+        i = skip_lws(v, i);
+        if v.get(i) != Some(&b';') {
+            return None;
+        }
+        i = skip_lws(v, i + 1);
+        let name_start = i;
+        while v.get(i).is_some_and(|&b| is_token_char(b)) {
+            i += 1;
+        }
+        let name = v.get(name_start..i)?;
+        i = skip_lws(v, i);
+        let value = if v.get(i) == Some(&b'=') {
+            i = skip_lws(v, i + 1);
+            if v.get(i) == Some(&b'"') {
+                let end = quoted_end(v, i)?;
+                let inner = v.get(i + 1..end - 1)?;
+                i = end;
+                Some(inner)
+            } else {
+                let start = i;
+                while v
+                    .get(i)
+                    .is_some_and(|&b| !matches!(b, b';' | b',' | b' ' | b'\t' | b'\r' | b'\n'))
+                {
+                    i += 1;
+                }
+                Some(v.get(start..i)?)
+            }
+        } else {
+            None
+        };
+        if name.eq_ignore_ascii_case(b"tag") {
+            return value.and_then(|t| std::str::from_utf8(t).ok());
+        }
+    }
+}
+
+/// RFC 3261 §25.1 `token` characters.
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
 /// The sent-by of a Via: host (lower case) and port as written.
@@ -339,5 +431,106 @@ mod tests {
         assert!(in_dialog.merge_key().is_none());
         let cancel = request("CANCEL", "sip:b@x", VIA, "<sip:b@x>", "1 CANCEL");
         assert!(cancel.merge_key().is_none());
+    }
+
+    #[test]
+    fn tag_param_cases() {
+        for (value, tag) in [
+            ("<sip:a@x>;tag=abc", Some("abc")),
+            (
+                "\"A; <b>\" <sip:a@x;tag=inner>;epid=1 ; TAG = up",
+                Some("up"),
+            ),
+            ("sip:a@x;tag=bare", Some("bare")),
+            ("Alice <sip:a@x?h=1>", None),
+            ("<sip:a@x>;tag", None),
+            ("<sip:a@x>;x=\"q;tag=no\";tag=yes", Some("yes")),
+            ("<sip:a@x>;tag=\"quoted\"", Some("quoted")),
+            ("\"unterminated <sip:a@x>;tag=1", None),
+            ("<sip:a@x", None),
+        ] {
+            assert_eq!(tag_param(value.as_bytes()), tag, "{value}");
+        }
+    }
+
+    fn token() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[A-Za-z0-9.!%*_+`'~-]{1,8}").unwrap()
+    }
+
+    proptest::proptest! {
+        /// The tag found by the light scan is the tag sip-msg's full parser finds, for every
+        /// From value sip-msg accepts.
+        #[test]
+        fn tag_param_agrees_with_sip_msg(
+            display in proptest::option::of(proptest::prop_oneof![
+                token(),
+                proptest::string::string_regex("\"[A-Za-z <>;,=@]{0,8}(\\\\\"[a-z;<]{0,3})?\"").unwrap(),
+            ]),
+            bracket in proptest::bool::ANY,
+            uri_params in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(";tag=inner".to_string()),
+                    proptest::strategy::Just(";transport=tcp".to_string()),
+                    proptest::strategy::Just(";lr".to_string()),
+                ],
+                0..3,
+            ),
+            params in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("tag".to_string()),
+                        proptest::strategy::Just("TAG".to_string()),
+                        token(),
+                    ],
+                    proptest::option::of(proptest::prop_oneof![
+                        token(),
+                        proptest::string::string_regex("\"[a-z ;=,<>]{0,6}\"").unwrap(),
+                    ]),
+                    proptest::prop_oneof![
+                        proptest::strategy::Just(""),
+                        proptest::strategy::Just(" "),
+                        proptest::strategy::Just("\r\n "),
+                    ],
+                ),
+                0..4,
+            ),
+        ) {
+            let mut value = String::new();
+            if bracket {
+                if let Some(d) = &display {
+                    value.push_str(d);
+                    value.push(' ');
+                }
+                value.push_str("<sip:alice@example.com");
+                for p in &uri_params {
+                    value.push_str(p);
+                }
+                value.push('>');
+            } else {
+                value.push_str("sip:alice@example.com");
+            }
+            for (name, v, ws) in &params {
+                value.push_str(ws);
+                value.push(';');
+                value.push_str(ws);
+                value.push_str(name);
+                if let Some(v) = v {
+                    value.push('=');
+                    value.push_str(v);
+                }
+            }
+            let text = format!(
+                "OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: {value}\r\n\
+                 To: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
+            );
+            let Ok(msg) = Message::parse(text.into_bytes()) else {
+                return Ok(());
+            };
+            let Ok(Some(from)) = msg.from() else {
+                return Ok(());
+            };
+            let raw = msg.header(&HeaderName::From).unwrap().value();
+            proptest::prop_assert_eq!(tag_param(raw), from.tag(), "{}", value);
+        }
     }
 }
