@@ -14,7 +14,7 @@ pub enum InboundError {
     /// A header that may appear once appears more often (RFC 3261 §7.3.1, §20).
     #[error("the message has more than one {0} header (RFC 3261 §20)")]
     Repeated(&'static str),
-    /// A header the transaction layer matches on cannot be parsed.
+    /// A header the transaction layer matches on (Via, CSeq, Call-ID) cannot be parsed.
     #[error("the {header} header cannot be parsed: {source}")]
     BadHeader {
         /// The header's name.

@@ -432,7 +432,8 @@ impl<A: Peer> TransactionLayer<A> {
 
     /// Feeds a message received from `from`. Requests go to the server transaction they match
     /// (or create one), responses to the client transaction they match (RFC 3261 §17.1.3,
-    /// §17.2.3). An error means the message was dropped.
+    /// §17.2.3). An error means the message was dropped (the driver counts it, and answers a
+    /// request it can still address with `sip_msg::answer_malformed`).
     pub fn handle_message(
         &mut self,
         now: Instant,
