@@ -56,6 +56,13 @@ enum Op {
     TimerC {
         which: usize,
     },
+    ClientCancel {
+        which: usize,
+    },
+    PeerErr {
+        udp: bool,
+    },
+    Benotify,
 }
 
 const CODES: &[u16] = &[100, 180, 183, 200, 202, 302, 404, 486, 487, 500, 603];
@@ -88,6 +95,9 @@ fn op() -> impl Strategy<Value = Op> {
         prop_oneof![0..2_000u64, 0..70_000u64].prop_map(|ms| Op::Advance { ms }),
         (0..8usize, any::<bool>()).prop_map(|(which, client)| Op::TransportErr { which, client }),
         (0..8usize).prop_map(|which| Op::TimerC { which }),
+        (0..8usize).prop_map(|which| Op::ClientCancel { which }),
+        any::<bool>().prop_map(|udp| Op::PeerErr { udp }),
+        Just(Op::Benotify),
     ]
 }
 
@@ -242,6 +252,28 @@ impl Model {
                     );
                 }
             }
+            Op::ClientCancel { which } => {
+                if let Some((id, _, udp)) = Self::pick(&self.clients, which) {
+                    if let Ok(cancel) = self.h.layer.build_cancel(id) {
+                        // A second CANCEL for the same INVITE is refused (same branch and method).
+                        if let Ok(cid) = self.h.layer.send_request(now, cancel.clone(), peer(udp)) {
+                            self.logs.insert(cid, ClientLog::default());
+                            self.clients.push((cid, cancel, udp));
+                        }
+                    }
+                }
+            }
+            Op::PeerErr { udp } => {
+                self.h.layer.handle_peer_error(
+                    now,
+                    &peer(udp),
+                    &TransportError::Closed("x".into()),
+                );
+            }
+            Op::Benotify => {
+                let b = req("BENOTIFY", &format!("z9hG4bKb{n}"), n, "bf", Some("t"));
+                self.h.layer.handle_message(now, b, peer(true)).unwrap();
+            }
             Op::TimerC { which } => {
                 if let Some((id, _, _)) = Self::pick(&self.clients, which) {
                     let _ = self.h.layer.arm_timer_c(now, id);
@@ -346,7 +378,7 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases by default; PROPTEST_CASES raises it.
 
     #[test]
     fn random_sequences_keep_the_invariants(ops in proptest::collection::vec(op(), 1..60)) {
