@@ -76,6 +76,31 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
     timers: BTreeSet<(Instant, bool, TxnId, Timer)>,
     transmits: VecDeque<Transmit<A>>,
     events: VecDeque<Event<A>>,
+    stats: Stats,
+}
+
+/// Counters since the layer was made, for admin introspection and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Client transactions started.
+    pub client_transactions: u64,
+    /// Server transactions created (requests, merged requests, CANCELs).
+    pub server_transactions: u64,
+    /// Messages sent again: requests (Timers A, E), responses (Timer G, request
+    /// retransmissions), ACKs for retransmitted non-2xx responses.
+    pub retransmissions: u64,
+    /// Retransmitted messages a transaction took in without telling the TU.
+    pub absorbed: u64,
+    /// Timeouts reported (Timers B, F, H, L).
+    pub timeouts: u64,
+    /// Transport errors reported.
+    pub transport_errors: u64,
+    /// Responses no client transaction matched.
+    pub unmatched_responses: u64,
+    /// Merged requests detected (RFC 3261 §8.2.2.2).
+    pub merged_requests: u64,
+    /// Received messages dropped as unusable ([`InboundError`]).
+    pub dropped: u64,
 }
 
 /// The shortest retransmission interval: a zero T1 or T2 in the configuration must not make
@@ -174,6 +199,7 @@ impl<A: Peer> TransactionLayer<A> {
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            stats: Stats::default(),
         }
     }
 
@@ -181,6 +207,11 @@ impl<A: Peer> TransactionLayer<A> {
     /// default). Turn it off only if the TU always answers within 200 ms.
     pub fn set_auto_trying(&mut self, on: bool) {
         self.auto_trying = on;
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
     }
 
     /// The timer configuration.
@@ -309,6 +340,7 @@ impl<A: Peer> TransactionLayer<A> {
             return Err(SendError::DuplicateBranch(id));
         }
         let id = self.new_id();
+        self.stats.client_transactions += 1;
         let invite = info.method == Method::Invite;
         let reliable = to.is_reliable();
         let mut t = Txn {
@@ -440,11 +472,15 @@ impl<A: Peer> TransactionLayer<A> {
         message: Message,
         from: A,
     ) -> Result<(), InboundError> {
-        if message.is_request() {
+        let result = if message.is_request() {
             self.handle_request(now, message, from)
         } else {
             self.handle_response(now, message, from)
+        };
+        if result.is_err() {
+            self.stats.dropped += 1;
         }
+        result
     }
 
     /// Fires every timer due at `now`, in deadline order. The next retransmission interval is
@@ -483,14 +519,14 @@ impl<A: Peer> TransactionLayer<A> {
             // RFC 6026 Figure 7: in Proceeding and Accepted the TU is told and the transaction
             // stays (the TU may still answer; Accepted absorbs INVITE retransmissions until L).
             (Kind::ServerInvite, State::Proceeding | State::Accepted) => {
-                self.events.push_back(Event::TransportError { txn, error });
+                self.emit(Event::TransportError { txn, error });
                 self.txns.insert(txn, t);
                 return;
             }
             _ => false,
         };
         if fatal {
-            self.events.push_back(Event::TransportError { txn, error });
+            self.emit(Event::TransportError { txn, error });
             t.state = State::Terminated;
         }
         self.put(txn, t);
@@ -519,7 +555,27 @@ impl<A: Peer> TransactionLayer<A> {
         TxnId(self.next_id)
     }
 
+    /// Queues an event for the TU and counts it.
+    fn emit(&mut self, event: Event<A>) {
+        let s = &mut self.stats;
+        match &event {
+            Event::Request { .. } | Event::Cancel { .. } => s.server_transactions += 1,
+            Event::MergedRequest { .. } => {
+                s.server_transactions += 1;
+                s.merged_requests += 1;
+            }
+            Event::Timeout { .. } => s.timeouts += 1,
+            Event::TransportError { .. } => s.transport_errors += 1,
+            Event::UnmatchedResponse { .. } => s.unmatched_responses += 1,
+            _ => {}
+        }
+        self.events.push_back(event);
+    }
+
     fn transmit(&mut self, id: TxnId, to: A, message: Message, retransmission: bool) {
+        if retransmission {
+            self.stats.retransmissions += 1;
+        }
         self.transmits.push_back(Transmit {
             txn: Some(id),
             to,
@@ -599,7 +655,7 @@ impl<A: Peer> TransactionLayer<A> {
                 remove_if(&mut self.ack_index, &k, id);
             }
         }
-        self.events.push_back(Event::Terminated { txn: id });
+        self.emit(Event::Terminated { txn: id });
     }
 
     fn respond(
@@ -725,8 +781,7 @@ impl<A: Peer> TransactionLayer<A> {
         let status = response.status().unwrap_or(0);
         let Some(&id) = self.client_index.get(&key) else {
             // RFC 3261 §18.1.2: no match, the core decides.
-            self.events
-                .push_back(Event::UnmatchedResponse { response, from });
+            self.emit(Event::UnmatchedResponse { response, from });
             return Ok(());
         };
         let Some(mut t) = self.txns.remove(&id) else {
@@ -745,7 +800,7 @@ impl<A: Peer> TransactionLayer<A> {
                     let c = self.config.timer_c;
                     self.arm(id, &mut t, Timer::C, now, c);
                 }
-                self.events.push_back(Event::Response { txn: id, response });
+                self.emit(Event::Response { txn: id, response });
             }
             // RFC 6026 §8.4: a 2xx moves the transaction to Accepted and starts Timer M.
             (Kind::ClientInvite, State::Calling | State::Proceeding, 200..=299) => {
@@ -754,7 +809,7 @@ impl<A: Peer> TransactionLayer<A> {
                     self.disarm(id, &mut t, timer);
                 }
                 self.arm(id, &mut t, Timer::M, now, t1_x64);
-                self.events.push_back(Event::Response { txn: id, response });
+                self.emit(Event::Response { txn: id, response });
             }
             // RFC 3261 §17.1.1.2: a non-2xx final response is ACKed here, Timer D starts.
             (Kind::ClientInvite, State::Calling | State::Proceeding, 300..=699) => {
@@ -770,7 +825,7 @@ impl<A: Peer> TransactionLayer<A> {
                     self.transmit(id, t.peer.clone(), ack.clone(), false);
                     t.last = Some(ack);
                 }
-                self.events.push_back(Event::Response { txn: id, response });
+                self.emit(Event::Response { txn: id, response });
                 let d = self.config.timer_d;
                 self.arm_wait(id, &mut t, Timer::D, now, d);
             }
@@ -782,24 +837,24 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // RFC 6026 §8.4: every 2xx in Accepted goes to the TU, which ACKs it.
             (Kind::ClientInvite, State::Accepted, 200..=299) => {
-                self.events.push_back(Event::Response { txn: id, response });
+                self.emit(Event::Response { txn: id, response });
             }
             // RFC 3261 §17.1.2.2: provisional responses in Trying or Proceeding.
             (Kind::ClientNonInvite, State::Trying | State::Proceeding, 100..=199) => {
                 t.state = State::Proceeding;
-                self.events.push_back(Event::Response { txn: id, response });
+                self.emit(Event::Response { txn: id, response });
             }
             // RFC 3261 §17.1.2.2: a final response: Completed, Timer K (T4 unreliable, else 0).
             (Kind::ClientNonInvite, State::Trying | State::Proceeding, 200..=699) => {
                 t.state = State::Completed;
                 self.disarm(id, &mut t, Timer::E);
                 self.disarm(id, &mut t, Timer::F);
-                self.events.push_back(Event::Response { txn: id, response });
+                self.emit(Event::Response { txn: id, response });
                 let t4 = self.config.t4;
                 self.arm_wait(id, &mut t, Timer::K, now, t4);
             }
             // Everything else is a retransmission the state absorbs.
-            _ => {}
+            _ => self.stats.absorbed += 1,
         }
         self.put(id, t);
         Ok(())
@@ -850,7 +905,7 @@ impl<A: Peer> TransactionLayer<A> {
         let info = RequestInfo::of(&request)?;
         if info.method == Method::Benotify {
             // [MS-SIP] 3.5: never answered, so no server transaction would ever end.
-            self.events.push_back(Event::Benotify { request, from });
+            self.emit(Event::Benotify { request, from });
             return Ok(());
         }
         if let Some(id) = self.match_server(&info) {
@@ -867,7 +922,7 @@ impl<A: Peer> TransactionLayer<A> {
             if let Some(id) = invite {
                 self.ack_accepted(id);
             }
-            self.events.push_back(Event::Ack {
+            self.emit(Event::Ack {
                 request,
                 from,
                 invite,
@@ -924,7 +979,7 @@ impl<A: Peer> TransactionLayer<A> {
             (Kind::ServerInvite, State::Accepted, true) => {
                 t.acked = true;
                 self.disarm(id, t, Timer::G);
-                self.events.push_back(Event::Ack {
+                self.emit(Event::Ack {
                     request,
                     from,
                     invite: Some(id),
@@ -932,7 +987,7 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // Trying (§17.2.2), Confirmed (§17.2.1) and Accepted (RFC 6026 §8.7: INVITE
             // retransmissions are absorbed) swallow the rest.
-            _ => {}
+            _ => self.stats.absorbed += 1,
         }
     }
 
@@ -1024,7 +1079,7 @@ impl<A: Peer> TransactionLayer<A> {
             }
         };
         self.txns.insert(id, t);
-        self.events.push_back(event);
+        self.emit(event);
     }
 
     /// Timer `timer` of transaction `id` fired at `at` (the caller's `now`).
@@ -1042,12 +1097,12 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // RFC 3261 §17.1.1.2 (Timer B) and §17.1.2.2 (Timer F): no final response.
             (Timer::B, State::Calling) | (Timer::F, State::Trying | State::Proceeding) => {
-                self.events.push_back(Event::Timeout { txn: id, timer });
+                self.emit(Event::Timeout { txn: id, timer });
                 t.state = State::Terminated;
             }
             // RFC 3261 §16.8: the proxy core decides (CANCEL or act as on a 408).
             (Timer::C, State::Calling | State::Proceeding) => {
-                self.events.push_back(Event::TimerC {
+                self.emit(Event::TimerC {
                     txn: id,
                     provisional: t.provisional_seen,
                 });
@@ -1080,14 +1135,14 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // RFC 3261 §17.2.1: no ACK arrived.
             (Timer::H, State::Completed) => {
-                self.events.push_back(Event::Timeout { txn: id, timer });
+                self.emit(Event::Timeout { txn: id, timer });
                 t.state = State::Terminated;
             }
             // RFC 6026 §8.7: Timer L ends the Accepted server transaction; a 2xx the layer
             // retransmitted that no ACK answered is reported (§13.3.1.4).
             (Timer::L, State::Accepted) => {
                 if t.retransmit_2xx && !t.acked {
-                    self.events.push_back(Event::Timeout { txn: id, timer });
+                    self.emit(Event::Timeout { txn: id, timer });
                 }
                 t.state = State::Terminated;
             }

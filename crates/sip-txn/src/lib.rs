@@ -55,5 +55,5 @@ mod peer;
 pub use config::TimerConfig;
 pub use error::{InboundError, SendError, TransportError};
 pub use event::{Event, Kind, State, Timer, Transmit, TxnId};
-pub use layer::{TransactionLayer, TxnSummary};
+pub use layer::{Stats, TransactionLayer, TxnSummary};
 pub use peer::{Peer, TransportKey, TransportKind};

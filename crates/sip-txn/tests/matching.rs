@@ -97,6 +97,8 @@ fn merged_request_is_reported() {
     h.drain();
     let second = invite("z9hG4bKpath2");
     h.recv(second.clone(), true);
+    assert_eq!(h.layer.stats().merged_requests, 1);
+    assert_eq!(h.layer.stats().server_transactions, 2);
     let ev = h.events();
     let Some(Event::MergedRequest { txn, original, .. }) = ev.first() else {
         panic!("expected MergedRequest: {ev:?}")
@@ -487,6 +489,7 @@ fn inbound_errors_drop_the_message() {
     );
     assert_eq!(h.drain(), (vec![], vec![]));
     assert!(h.layer.is_empty());
+    assert_eq!(h.layer.stats().dropped, 4);
 }
 
 #[test]

@@ -142,6 +142,21 @@ fn lost_messages_are_recovered_by_retransmission() {
     let ev: Vec<_> = events(&mut uac).iter().map(describe_event).collect();
     assert_eq!(ev, ["Response 200"]);
     assert_eq!(uac.layer.state(c), Some(State::Completed));
+    let (cs, ss) = (uac.layer.stats(), uas.layer.stats());
+    assert_eq!(
+        (cs.client_transactions, cs.retransmissions, cs.timeouts),
+        (1, 2, 0)
+    );
+    assert_eq!(
+        (ss.server_transactions, ss.retransmissions, ss.absorbed),
+        (1, 1, 0)
+    );
+    // A further copy of the request is answered from Completed with the stored 200 (§17.2.2).
+    uas.layer
+        .handle_message(uas.now, request.clone(), peer(true))
+        .unwrap();
+    assert_eq!(uas.layer.stats().retransmissions, 2);
+    uas.transmits();
     let summary: Vec<(TxnId, Kind, State)> = uas
         .layer
         .transactions()
