@@ -379,6 +379,7 @@ fn invite_retransmission_in_accepted_is_absorbed_not_a_new_transaction() {
     h.recv(inv, true);
     assert_eq!(h.drain(), (vec![], vec![]));
     assert_eq!(h.layer.len(), 1);
+    assert_eq!(h.layer.stats().absorbed, 1);
 }
 
 #[test]
