@@ -264,3 +264,53 @@ fn sigterm_stops_the_server_cleanly() {
     let status = s.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+/// RFC 3261 §17.2.1: over UDP the server transaction retransmits a final response to an
+/// INVITE (Timer G) until the ACK arrives, and answers a retransmitted INVITE with the same
+/// response rather than treating it as new.
+#[test]
+fn invite_server_transaction_retransmits_its_final_response_until_ack() {
+    let s = Server::start();
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    c.connect(s.udp).unwrap();
+    let port = c.local_addr().unwrap().port();
+    let invite = format!(
+        "INVITE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKg1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\nCall-ID: timer-g\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    );
+    c.send(invite.as_bytes()).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut finals = Vec::new();
+    let started = std::time::Instant::now();
+    while finals.len() < 3 {
+        let n = c.recv(&mut buf).expect("a response within 3 s");
+        let m = sip_msg::Message::parse(buf[..n].to_vec()).unwrap();
+        if m.status() == Some(501) {
+            finals.push((
+                started.elapsed(),
+                m.to().unwrap().unwrap().tag().unwrap().to_owned(),
+            ));
+        }
+        if finals.len() == 1 {
+            // A retransmitted INVITE is absorbed by the transaction: same 501, same To tag.
+            c.send(invite.as_bytes()).unwrap();
+        }
+    }
+    assert!(finals.iter().all(|(_, t)| t == &finals[0].1), "{finals:?}");
+    let (t2, t3) = (finals[1].0, finals[2].0);
+    assert!(
+        t3 >= Duration::from_millis(400),
+        "Timer G resends after T1 = 500 ms: {finals:?}"
+    );
+    let _ = t2;
+    // The ACK ends the retransmissions (Timer G stops, state Confirmed).
+    let to = finals[0].1.clone();
+    c.send(format!("ACK sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKg1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag={to}\r\nCall-ID: timer-g\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n").as_bytes()).unwrap();
+    // Drain anything already in flight, then expect silence for longer than the next Timer G.
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    while c.recv(&mut buf).is_ok() {}
+    c.set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    assert!(c.recv(&mut buf).is_err(), "no more 501s after the ACK");
+}

@@ -7,7 +7,6 @@ pub mod responder;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use net::{Config as NetConfig, Net, NetEvent, Proto, Target};
 use serde::Deserialize;
@@ -187,29 +186,130 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         tls_client: Some(tls_client),
         limits: net::Limits::default(),
     };
-    let (net, mut events) = Net::start(cfg).await?;
-    let responder = Arc::new(Responder::new(&fqdn));
-    let sender = net.clone();
-    let task = tokio::spawn(async move {
-        while let Some(ev) = events.recv().await {
-            match ev {
-                NetEvent::Received(r) => {
-                    match responder.handle(r.data.clone(), r.proto, r.remote, r.local) {
-                        Outcome::Reply(bytes) => {
-                            if let Err(e) = sender.send(&Target::reply_to(&r), bytes).await {
-                                warn!(remote = %r.remote, error = %e, "cannot send response");
+    let (net, events) = Net::start(cfg).await?;
+    let responder = Responder::new(&fqdn);
+    let task = tokio::spawn(core_loop(net.clone(), events, responder));
+    Ok(Running { net, pki, task })
+}
+
+/// Where a transaction's messages go: the transport, the peer, and the connection and local
+/// address the request came on (responses go back the same way: RFC 3261 §18.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// Transport.
+    pub proto: Proto,
+    /// The peer.
+    pub remote: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+    /// The connection, for TCP/TLS.
+    pub conn: Option<net::ConnId>,
+}
+
+impl sip_txn::Peer for Hop {
+    fn is_reliable(&self) -> bool {
+        self.proto.is_reliable()
+    }
+}
+
+impl Hop {
+    fn target(&self) -> Target {
+        Target {
+            proto: self.proto,
+            addr: self.remote,
+            conn: self.conn,
+            server_name: None,
+        }
+    }
+}
+
+/// The server's one task: transport events in, the transaction layer (RFC 3261 §17) in the
+/// middle, the responder as transaction user, transmissions out.
+async fn core_loop(
+    net: Net,
+    mut events: tokio::sync::mpsc::Receiver<NetEvent>,
+    responder: Responder,
+) {
+    use sip_txn::{Event, TimerConfig, TransactionLayer};
+    let mut layer: TransactionLayer<Hop> = TransactionLayer::new(TimerConfig::default());
+    loop {
+        let wake = layer.poll_timeout();
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { return };
+                let now = std::time::Instant::now();
+                match ev {
+                    NetEvent::Received(r) => {
+                        let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn };
+                        match responder.accept(r.data.clone(), r.remote) {
+                            Ok(msg) => {
+                                if let Err(e) = layer.handle_message(now, msg, hop) {
+                                    debug!(remote = %r.remote, error = %e, "not taken by the transaction layer");
+                                }
                             }
+                            Err(Outcome::Reply(bytes)) => {
+                                if let Err(e) = net.send(&Target::reply_to(&r), bytes).await {
+                                    warn!(remote = %r.remote, error = %e, "cannot send 400");
+                                }
+                            }
+                            Err(Outcome::Drop(why)) => debug!(remote = %r.remote, why, "dropped"),
                         }
-                        Outcome::Drop(why) => debug!(remote = %r.remote, why, "not answered"),
                     }
+                    NetEvent::Closed { conn, remote, reason } => debug!(%conn, %remote, ?reason, "connection closed"),
                 }
-                NetEvent::Closed {
-                    conn,
-                    remote,
-                    reason,
-                } => debug!(%conn, %remote, ?reason, "connection closed"),
+            }
+            () = sleep_until(wake) => layer.handle_timeout(std::time::Instant::now()),
+        }
+        let now = std::time::Instant::now();
+        while let Some(ev) = layer.poll_event() {
+            let answer = match ev {
+                Event::Request { txn, request, from } => responder
+                    .respond(&request, from.proto, from.remote, from.local)
+                    .map(|resp| (txn, resp)),
+                // RFC 3261 §9.2: the INVITE is answered at once here, so nothing is left to cancel.
+                Event::Cancel {
+                    txn, request, from, ..
+                } => Some((txn, responder.status(&request, 481, from.remote))),
+                // RFC 3261 §8.2.2.2: a request that merged with one in progress gets 482.
+                Event::MergedRequest {
+                    txn, request, from, ..
+                } => Some((txn, responder.status(&request, 482, from.remote))),
+                other => {
+                    debug!(event = ?other, "transaction event");
+                    None
+                }
+            };
+            if let Some((txn, resp)) = answer {
+                if let Err(e) = layer.send_response(now, txn, resp) {
+                    warn!(%txn, error = %e, "cannot answer");
+                }
             }
         }
-    });
-    Ok(Running { net, pki, task })
+        while let Some(t) = layer.poll_transmit() {
+            if let Err(e) = net.send(&t.to.target(), t.message.to_bytes()).await {
+                warn!(remote = %t.to.remote, error = %e, "send failed");
+                if let Some(txn) = t.txn {
+                    let err = match e {
+                        net::SendError::Connect { .. }
+                        | net::SendError::NoTransport(_)
+                        | net::SendError::ServerName(_) => {
+                            sip_txn::TransportError::Connect(e.to_string())
+                        }
+                        net::SendError::Closed(_) => sip_txn::TransportError::Closed(e.to_string()),
+                        net::SendError::Io { .. } => {
+                            sip_txn::TransportError::Datagram(e.to_string())
+                        }
+                    };
+                    layer.handle_transport_error(now, txn, err);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
 }

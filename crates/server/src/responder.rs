@@ -9,6 +9,7 @@ use bytes::Bytes;
 use diag::codes;
 use net::Proto;
 use sip_msg::{HeaderName, Message, Method, ParseError, answer_malformed, default_reason};
+
 use tracing::debug;
 
 /// The methods this server answers itself today (the Allow header, RFC 3261 §20.5).
@@ -43,7 +44,7 @@ impl Responder {
         }
     }
 
-    /// Handles one datagram or stream frame from `remote` that arrived on `local` over `proto`.
+    /// Handles one datagram or stream frame statelessly: parse, validate, answer.
     pub fn handle(
         &self,
         data: Bytes,
@@ -51,13 +52,36 @@ impl Responder {
         remote: SocketAddr,
         local: SocketAddr,
     ) -> Outcome {
-        let req = match Message::parse(data.clone()).and_then(|m| m.validate().map(|()| m)) {
+        let req = match self.accept(data, remote) {
             Ok(m) => m,
-            Err(e) => return self.malformed(&data, &e, remote),
+            Err(outcome) => return outcome,
         };
-        let Some(method) = req.method().cloned() else {
+        if !req.is_request() {
             return Outcome::Drop("response without a client transaction");
-        };
+        }
+        match self.respond(&req, proto, remote, local) {
+            Some(resp) => Outcome::Reply(resp.to_bytes()),
+            None => Outcome::Drop("ACK"),
+        }
+    }
+
+    /// Parses and validates what arrived; a malformed message comes back as the 400 to send
+    /// (or a drop), never as an error to propagate.
+    pub fn accept(&self, data: Bytes, remote: SocketAddr) -> Result<Message, Outcome> {
+        Message::parse(data.clone())
+            .and_then(|m| m.validate().map(|()| m))
+            .map_err(|e| self.malformed(&data, &e, remote))
+    }
+
+    /// The final response to a valid request (`None` for ACK, which gets none: RFC 3261 §17.2.1).
+    pub fn respond(
+        &self,
+        req: &Message,
+        proto: Proto,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) -> Option<Message> {
+        let method = req.method()?.clone();
         let call_id = req
             .call_id()
             .ok()
@@ -65,12 +89,11 @@ impl Responder {
             .map(|c| c.0)
             .unwrap_or_default();
         debug!(%call_id, %method, %remote, %proto, "request");
-        let tag = to_tag(&req);
+        let tag = to_tag(req);
         let mut resp = match method {
-            // RFC 3261 §17.2.1: ACK gets no response.
-            Method::Ack => return Outcome::Drop("ACK"),
+            Method::Ack => return None,
             Method::Options => {
-                let mut r = Message::response_to(&req, 200, "OK", Some(&tag));
+                let mut r = Message::response_to(req, 200, "OK", Some(&tag));
                 let cl = r.remove_all(&HeaderName::ContentLength);
                 r.push(HeaderName::Allow, ALLOW);
                 r.push(HeaderName::Supported, SUPPORTED);
@@ -91,13 +114,13 @@ impl Responder {
                 r
             }
             // RFC 3261 §9.2: no transaction to cancel.
-            Method::Cancel => Message::response_to(&req, 481, default_reason(481), Some(&tag)),
+            Method::Cancel => Message::response_to(req, 481, default_reason(481), Some(&tag)),
             other => {
                 let d = codes::REQUEST_NOT_SERVED_YET
                     .diagnostic()
                     .param("method", other.as_str())
                     .source(&self.fqdn);
-                let mut r = Message::reject(&req, &d, Some(&tag));
+                let mut r = Message::reject(req, &d, Some(&tag));
                 r.remove_all(&HeaderName::ContentLength);
                 r.push(HeaderName::Allow, ALLOW);
                 r.push(HeaderName::ContentLength, 0);
@@ -106,7 +129,16 @@ impl Responder {
         };
         resp.prepend(HeaderName::Server, &self.server_header);
         stamp_top_via(&mut resp, remote);
-        Outcome::Reply(resp.to_bytes())
+        Some(resp)
+    }
+
+    /// A response of this server to `req` with a status of its own choosing (e.g. 482 for a
+    /// merged request, RFC 3261 §8.2.2.2), with Server and the Via stamp.
+    pub fn status(&self, req: &Message, code: u16, remote: SocketAddr) -> Message {
+        let mut resp = Message::response_to(req, code, default_reason(code), Some(&to_tag(req)));
+        resp.prepend(HeaderName::Server, &self.server_header);
+        stamp_top_via(&mut resp, remote);
+        resp
     }
 
     fn malformed(&self, data: &[u8], e: &ParseError, remote: SocketAddr) -> Outcome {
