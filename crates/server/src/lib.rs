@@ -279,10 +279,10 @@ async fn core_loop(
                     None
                 }
             };
-            if let Some((txn, resp)) = answer {
-                if let Err(e) = layer.send_response(now, txn, resp) {
-                    warn!(%txn, error = %e, "cannot answer");
-                }
+            if let Some((txn, resp)) = answer
+                && let Err(e) = layer.send_response(now, txn, resp)
+            {
+                warn!(%txn, error = %e, "cannot answer");
             }
         }
         while let Some(t) = layer.poll_transmit() {
