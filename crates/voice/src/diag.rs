@@ -1,9 +1,6 @@
-//! The `ms-diagnostics` codes the routing engine answers with, in one table.
-//!
-//! Codes and reason texts are from [MS-OCER] 8.2 (SIP stack) and 8.11 (VoIP outbound
-//! routing). [MS-OCER] does not give the SIP status that goes with a code; where the
-//! status below was never observed in a field trace it is our choice and marked
-//! UNVERIFIED. This table is meant to be folded into the shared catalogue crate.
+//! The `ms-diagnostics` codes the routing engine answers with. The codes, statuses and
+//! reason texts come from the shared catalogue (`diag` crate, [MS-OCER] 8.2 and 8.11); this
+//! module only names the ones routing uses and carries them as plain data in decisions.
 
 use serde::Serialize;
 
@@ -48,45 +45,37 @@ impl std::fmt::Display for DiagCode {
     }
 }
 
+impl DiagCode {
+    /// The routing view of a catalogue entry.
+    const fn of(c: &::diag::DiagCode) -> DiagCode {
+        DiagCode {
+            status: c.status,
+            code: c.id,
+            reason: c.reason,
+        }
+    }
+
+    /// The catalogue entry this code comes from.
+    pub fn catalogue(&self) -> Option<&'static ::diag::DiagCode> {
+        ::diag::lookup(self.code)
+    }
+}
+
 /// 1003: the call was not routed because the caller is not enabled for Enterprise Voice
-/// and no trusted referrer stood in. [MS-OCER] 8.2; 404 observed in field trace seed-001.
-pub const USER_DOES_NOT_EXIST: DiagCode = DiagCode {
-    status: 404,
-    code: 1003,
-    reason: "User does not exist",
-};
+/// and no trusted referrer stood in (404 observed in field trace seed-001).
+pub const USER_DOES_NOT_EXIST: DiagCode = DiagCode::of(&::diag::codes::USER_DOES_NOT_EXIST);
 
-/// 12000: routes matched but none of their trunks is available. [MS-OCER] 8.11;
-/// status 503 is our choice (UNVERIFIED).
-pub const NO_AVAILABLE_GATEWAY: DiagCode = DiagCode {
-    status: 503,
-    code: 12000,
-    reason: "Routes available for this request but no available gateway at this point",
-};
+/// 12000: routes matched but none of their trunks is available.
+pub const NO_AVAILABLE_GATEWAY: DiagCode = DiagCode::of(&::diag::codes::NO_GATEWAY_AVAILABLE);
 
-/// 12001: the routing identity's voice policy has no PSTN usage. [MS-OCER] 8.11;
-/// 403 observed ([MS-Docs:Test-CsPstnPeerToPeerCall]).
-pub const NO_PHONE_ROUTE_USAGE: DiagCode = DiagCode {
-    status: 403,
-    code: 12001,
-    reason: "User Policy does not contain phone route usage",
-};
+/// 12001: the routing identity's voice policy has no PSTN usage.
+pub const NO_PHONE_ROUTE_USAGE: DiagCode = DiagCode::of(&::diag::codes::NO_PHONE_ROUTE_USAGE);
 
-/// 12002: the dialled string is not a phone number. [MS-OCER] 8.11; status 484
-/// (RFC 3261 §21.4.22) is our choice (UNVERIFIED).
-pub const INVALID_PHONE_NUMBER: DiagCode = DiagCode {
-    status: 484,
-    code: 12002,
-    reason: "Phone number not valid or too large",
-};
+/// 12002: the dialled string is not a phone number.
+pub const INVALID_PHONE_NUMBER: DiagCode = DiagCode::of(&::diag::codes::PHONE_NUMBER_INVALID);
 
-/// 12004: no route of the policy's usages matches the number. [MS-OCER] 8.11;
-/// status 404 is our choice (UNVERIFIED).
-pub const NO_ROUTE_FOUND: DiagCode = DiagCode {
-    status: 404,
-    code: 12004,
-    reason: "No route found",
-};
+/// 12004: no route's pattern matches the number in any of the policy's usages.
+pub const NO_ROUTE_FOUND: DiagCode = DiagCode::of(&::diag::codes::NO_ROUTE_FOUND);
 
 /// Every code this crate can answer with, for the catalogue and its tests.
 pub const ALL: &[DiagCode] = &[
@@ -111,6 +100,14 @@ mod tests {
             assert!((1000..2000).contains(&a.code) || (12000..13000).contains(&a.code));
             assert!((400..700).contains(&a.status));
             assert!(!a.status_phrase().is_empty());
+        }
+    }
+
+    #[test]
+    fn every_code_is_the_catalogue_entry() {
+        for c in ALL {
+            let entry = c.catalogue().expect("in the shared catalogue");
+            assert_eq!((entry.status, entry.reason), (c.status, c.reason));
         }
     }
 
