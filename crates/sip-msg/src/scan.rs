@@ -351,6 +351,17 @@ pub fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p Param> {
     params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
+/// Sets (or replaces, keeping its place) the parameter `name`, written without quotes.
+pub(crate) fn set_param(params: &mut Vec<Param>, name: &str, value: Option<&str>) {
+    match params
+        .iter_mut()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+    {
+        Some(p) => *p = Param::new(name, value),
+        None => params.push(Param::new(name, value)),
+    }
+}
+
 /// Writes `;name=value` for every parameter.
 pub(crate) fn write_params(f: &mut std::fmt::Formatter<'_>, params: &[Param]) -> std::fmt::Result {
     for p in params {

@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::error::{ParseError, Part, Result};
 use crate::scan::{
-    Param, Scanner, find_param, is_token, is_word, text, write_params, write_quoted,
+    Param, Scanner, find_param, is_token, is_word, set_param, text, write_params, write_quoted,
 };
 use crate::uri::{Host, Uri, UriContext, parse_uri, parse_uri_prefix};
 
@@ -197,14 +197,7 @@ impl Via {
 
     /// Sets (or replaces) a parameter.
     pub fn set_param(&mut self, name: &str, value: Option<&str>) {
-        match self
-            .params
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-        {
-            Some(p) => *p = Param::new(name, value),
-            None => self.params.push(Param::new(name, value)),
-        }
+        set_param(&mut self.params, name, value);
     }
 }
 
@@ -419,14 +412,7 @@ impl NameAddr {
 
     /// Sets (or replaces) a parameter, written without quotes.
     pub fn set_param(&mut self, name: &str, value: Option<&str>) {
-        match self
-            .params
-            .iter_mut()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-        {
-            Some(p) => *p = Param::new(name, value),
-            None => self.params.push(Param::new(name, value)),
-        }
+        set_param(&mut self.params, name, value);
     }
 }
 
