@@ -79,7 +79,8 @@ pub enum Transport {
 }
 
 impl Transport {
-    fn from_token(t: &str) -> Transport {
+    /// The transport a Via token names (case-insensitive).
+    pub fn from_token(t: &str) -> Transport {
         match t.to_ascii_uppercase().as_str() {
             "UDP" => Transport::Udp,
             "TCP" => Transport::Tcp,

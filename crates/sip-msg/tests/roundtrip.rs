@@ -80,7 +80,7 @@ fn via() -> impl Strategy<Value = Via> {
             Just(Transport::Udp),
             Just(Transport::Tcp),
             Just(Transport::Tls),
-            "[A-Z]{2,6}".prop_map(Transport::Other)
+            "[A-Z]{2,6}".prop_map(|t| Transport::from_token(&t))
         ],
         host(),
         proptest::option::of(any::<u16>()),
