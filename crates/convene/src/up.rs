@@ -21,6 +21,42 @@ pub struct UpArgs {
     /// `tls:[::1]:5061`; repeat for several. Replaces the defaults (UDP/TCP 5060, TLS 5061 on 127.0.0.1).
     #[arg(long = "listen", value_parser = parse_listen)]
     listen: Vec<(Proto, SocketAddr)>,
+    /// Media relay listener as KIND:ADDR: `udp:` and `tcp:` for TURN (default 127.0.0.1:3478),
+    /// `mux:` for the shared port that carries SIP over TLS, HTTPS and MS-TURN (default
+    /// 127.0.0.1:4443; 443 in production). Repeat for several; replaces the defaults.
+    #[arg(long = "relay-listen", value_parser = parse_relay_listen)]
+    relay_listen: Vec<(RelayKind, SocketAddr)>,
+    /// Run no media relay and no shared port.
+    #[arg(long, conflicts_with = "relay_listen")]
+    no_relay: bool,
+}
+
+/// A relay listener kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RelayKind {
+    Udp,
+    Tcp,
+    Mux,
+}
+
+fn parse_relay_listen(s: &str) -> Result<(RelayKind, SocketAddr), String> {
+    let (kind, addr) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected KIND:ADDR, e.g. udp:127.0.0.1:3478"))?;
+    let kind = match kind.to_ascii_lowercase().as_str() {
+        "udp" => RelayKind::Udp,
+        "tcp" => RelayKind::Tcp,
+        "mux" => RelayKind::Mux,
+        other => {
+            return Err(format!(
+                "{other:?}: the relay listener must be udp, tcp or mux"
+            ));
+        }
+    };
+    let addr = addr
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("{addr:?}: expected IP:PORT (IPv6 in brackets: [::1]:3478)"))?;
+    Ok((kind, addr))
 }
 
 fn parse_listen(s: &str) -> Result<(Proto, SocketAddr), String> {
@@ -71,10 +107,28 @@ pub fn run(args: UpArgs) -> ExitCode {
         } else {
             args.listen
         };
+        let relay = if args.no_relay {
+            None
+        } else {
+            let mut r = server::relay::RelaySettings::demo();
+            if !args.relay_listen.is_empty() {
+                let pick = |k: RelayKind| {
+                    args.relay_listen
+                        .iter()
+                        .find(|(q, _)| *q == k)
+                        .map(|(_, a)| *a)
+                };
+                r.udp = pick(RelayKind::Udp);
+                r.tcp = pick(RelayKind::Tcp);
+                r.mux = pick(RelayKind::Mux);
+            }
+            Some(r)
+        };
         let settings = server::Settings {
             data_dir: args.data,
             topology,
             listen,
+            relay,
         };
         let running = match server::start(settings).await {
             Ok(r) => r,
@@ -89,6 +143,11 @@ pub fn run(args: UpArgs) -> ExitCode {
                 "listening {} {addr}",
                 proto.via_token().to_ascii_lowercase()
             );
+        }
+        if let Some(r) = &running.relay {
+            for (what, addr) in &r.local {
+                println!("listening {what} {addr}");
+            }
         }
         println!("ca {}", running.pki.ca_cert.display());
         wait_for_shutdown().await;

@@ -18,6 +18,8 @@ struct Server {
     udp: SocketAddr,
     tcp: SocketAddr,
     tls: SocketAddr,
+    turn_udp: SocketAddr,
+    mux: SocketAddr,
     ca: PathBuf,
     _data: tempfile::TempDir,
 }
@@ -35,9 +37,15 @@ impl Server {
                 "tcp:127.0.0.1:0",
                 "--listen",
                 "tls:127.0.0.1:0",
+                "--relay-listen",
+                "udp:127.0.0.1:0",
+                "--relay-listen",
+                "mux:127.0.0.1:0",
             ])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(data.path().join("stderr.log")).unwrap(),
+            ))
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -50,15 +58,22 @@ impl Server {
             }
         });
         let (mut udp, mut tcp, mut tls, mut ca) = (None, None, None, None);
+        let (mut turn_udp, mut mux) = (None, None);
         while ca.is_none() {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
-                .expect("convene up prints where it listens");
+                .unwrap_or_else(|e| {
+                    let log =
+                        std::fs::read_to_string(data.path().join("stderr.log")).unwrap_or_default();
+                    panic!("convene up did not say where it listens ({e}); its log:\n{log}")
+                });
             let mut w = line.split_whitespace();
             match (w.next(), w.next(), w.next()) {
                 (Some("listening"), Some("udp"), Some(a)) => udp = a.parse().ok(),
                 (Some("listening"), Some("tcp"), Some(a)) => tcp = a.parse().ok(),
                 (Some("listening"), Some("tls"), Some(a)) => tls = a.parse().ok(),
+                (Some("listening"), Some("turn-udp"), Some(a)) => turn_udp = a.parse().ok(),
+                (Some("listening"), Some("mux"), Some(a)) => mux = a.parse().ok(),
                 (Some("ca"), Some(p), None) => ca = Some(PathBuf::from(p)),
                 _ => {}
             }
@@ -68,6 +83,8 @@ impl Server {
             udp: udp.unwrap(),
             tcp: tcp.unwrap(),
             tls: tls.unwrap(),
+            turn_udp: turn_udp.unwrap(),
+            mux: mux.unwrap(),
             ca: ca.unwrap(),
             _data: data,
         }
@@ -313,4 +330,169 @@ fn invite_server_transaction_retransmits_its_final_response_until_ack() {
     c.set_read_timeout(Some(Duration::from_millis(2500)))
         .unwrap();
     assert!(c.recv(&mut buf).is_err(), "no more 501s after the ACK");
+}
+
+// --- the media relay and the shared port (issue 9) ---------------------------------------
+
+/// A free UDP port on loopback for `turnutils_peer`.
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// coturn's client allocates on Convene's relay with the demo user, binds channels and
+/// relays UDP to coturn's echo peer and back, losing nothing.
+#[test]
+fn coturn_client_relays_through_convene_up() {
+    let s = Server::start();
+    let peer_port = free_udp_port();
+    let mut peer = tool("turnutils_peer")
+        .args(["-L", "127.0.0.1", "-p", &peer_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = tool("timeout")
+        .args([
+            "60",
+            "turnutils_uclient",
+            "-u",
+            "turnuser",
+            "-w",
+            "turnpass",
+            "-n",
+            "20",
+            "-m",
+            "2",
+            "-l",
+            "120",
+            "-z",
+            "5",
+        ])
+        .args([
+            "-p",
+            &s.turn_udp.port().to_string(),
+            "-e",
+            "127.0.0.1",
+            "-r",
+            &peer_port.to_string(),
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    let _ = peer.kill();
+    let _ = peer.wait();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let lost = text
+        .lines()
+        .find_map(|l| l.split("Total lost packets").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(lost, Some(0), "{text}");
+}
+
+/// A TLS client of the shared port, trusting the dev CA and naming the server.
+fn tls_to(
+    addr: SocketAddr,
+    ca: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("fe.example.test").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Field article 004: one port carries SIP over TLS, HTTPS and MS-TURN pseudo-TLS; each
+/// reaches its own handler.
+#[test]
+fn the_shared_port_hands_sip_https_and_ms_turn_to_their_handlers() {
+    use std::io::{Read, Write};
+    let s = Server::start();
+
+    // SIP over TLS: answered by the SIP server itself (a 200 to OPTIONS with its Contact).
+    let mut sip = tls_to(s.mux, &s.ca);
+    sip.write_all(b"OPTIONS sip:fe.example.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKmux1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=m1\r\nTo: <sip:fe.example.test>\r\nCall-ID: mux-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sip.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed before a SIP response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let resp = sip_msg::Message::parse(got).unwrap();
+    assert_eq!(resp.status(), Some(200));
+    assert_eq!(resp.call_id().unwrap().unwrap().0, "mux-1");
+    assert!(resp.header(&sip_msg::HeaderName::Allow).is_some());
+
+    // HTTPS: the web service placeholder answers.
+    let mut web = tls_to(s.mux, &s.ca);
+    web.write_all(b"GET / HTTP/1.1\r\nHost: fe.example.test\r\n\r\n")
+        .unwrap();
+    let mut page = Vec::new();
+    let _ = web.read_to_end(&mut page);
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.starts_with("HTTP/1.1 503"), "{page}");
+    assert!(page.contains("web services"), "{page}");
+
+    // MS-TURN pseudo-TLS ([MS-TURN] 2.1.1): the relay answers with the 83-byte pseudo ServerHello.
+    let mut t = std::net::TcpStream::connect(s.mux).unwrap();
+    t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03, 0x01,
+    ];
+    hello.extend_from_slice(&[0x42; 32]);
+    hello.extend_from_slice(&[0x00, 0x00, 0x02, 0x00, 0x18, 0x01, 0x00]);
+    t.write_all(&hello).unwrap();
+    let mut answer = [0u8; 83];
+    t.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer[..3], &[0x16, 0x03, 0x01], "a TLS-looking record");
+    assert_eq!(answer[5], 0x02, "ServerHello");
+}
+
+/// A port already taken gives an error naming the listener, the address and the fix.
+#[test]
+fn a_busy_relay_port_is_named_with_the_fix() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["up", "--data"])
+        .arg(data.path())
+        .args([
+            "--listen",
+            "udp:127.0.0.1:0",
+            "--relay-listen",
+            &format!("udp:{addr}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("relay UDP {addr}")), "{err}");
+    assert!(
+        err.contains("--relay-listen") && err.contains("--no-relay"),
+        "{err}"
+    );
 }

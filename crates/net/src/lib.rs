@@ -447,6 +447,46 @@ impl Net {
         }
     }
 
+    /// Takes over a stream another listener accepted (the shared 443 port hands SIP
+    /// connections over this way), with the bytes it already read from it. The stream is then
+    /// a connection like any other: framed, answered, reused, limited.
+    pub fn adopt<S>(
+        &self,
+        stream: S,
+        prefix: Vec<u8>,
+        proto: Proto,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), SendError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let slot = self
+            .shared
+            .conn_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                self.shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+                SendError::Connect {
+                    proto,
+                    addr: remote,
+                    reason: "connection limit reached".into(),
+                }
+            })?;
+        conn::spawn(
+            self.shared.clone(),
+            stream,
+            proto,
+            remote,
+            local,
+            None,
+            slot,
+            prefix,
+        );
+        Ok(())
+    }
+
     fn find_conn(&self, to: &Target) -> Option<mpsc::Sender<Bytes>> {
         let t = self.shared.conns.lock().ok()?;
         if let Some(h) = to.conn.and_then(|c| t.by_id.get(&c)) {
@@ -512,6 +552,7 @@ impl Net {
                     local,
                     peer,
                     slot,
+                    Vec::new(),
                 ))
             }
             _ => Ok(conn::spawn(
@@ -522,6 +563,7 @@ impl Net {
                 local,
                 None,
                 slot,
+                Vec::new(),
             )),
         }
     }
@@ -616,7 +658,16 @@ async fn accept_loop(
         let shared = shared.clone();
         match &tls {
             None => {
-                conn::spawn(shared, tcp, Proto::Tcp, remote, local, None, slot);
+                conn::spawn(
+                    shared,
+                    tcp,
+                    Proto::Tcp,
+                    remote,
+                    local,
+                    None,
+                    slot,
+                    Vec::new(),
+                );
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
@@ -635,7 +686,16 @@ async fn accept_loop(
                                 .and_then(PeerIdentity::from_chain)
                                 .map(Arc::new);
                             let tls = tokio_rustls::TlsStream::Server(stream);
-                            conn::spawn(shared, tls, Proto::Tls, remote, local, peer, slot);
+                            conn::spawn(
+                                shared,
+                                tls,
+                                Proto::Tls,
+                                remote,
+                                local,
+                                peer,
+                                slot,
+                                Vec::new(),
+                            );
                         }
                         Ok(Err(e)) => {
                             shared

@@ -3,6 +3,7 @@
 //! relay) plug in here; the protocol logic stays in the pure crates.
 
 pub mod devcert;
+pub mod relay;
 pub mod responder;
 
 use std::net::SocketAddr;
@@ -75,6 +76,11 @@ pub enum StartError {
     /// A listener.
     #[error("{0} (another server on that port? use --listen to pick another address)")]
     Bind(#[from] net::BindError),
+    /// A relay listener.
+    #[error(
+        "{0} (another server on that port? use --relay-listen to pick another address, or --no-relay)"
+    )]
+    Relay(#[from] relay::RelayStartError),
 }
 
 impl Topology {
@@ -123,6 +129,8 @@ pub struct Settings {
     pub topology: Topology,
     /// Listening addresses.
     pub listen: Vec<(Proto, SocketAddr)>,
+    /// The media relay and shared port; `None` runs no relay.
+    pub relay: Option<relay::RelaySettings>,
 }
 
 /// The default listeners: UDP and TCP 5060, TLS 5061, on 127.0.0.1 (RFC 3261 §19.1.2).
@@ -142,12 +150,17 @@ pub struct Running {
     pub net: Net,
     /// The dev PKI, when the server made or reused one.
     pub pki: devcert::DevPki,
+    /// The relay, when it runs.
+    pub relay: Option<relay::RelayHandle>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
     /// Stops the server.
     pub fn stop(self) {
+        if let Some(r) = &self.relay {
+            r.stop();
+        }
         self.task.abort();
     }
 }
@@ -169,6 +182,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .add(ca)
         .map_err(|e| net::tls::TlsConfigError::Verifier(e.to_string()))?;
     let tls_server = net::tls::server_config(chain.clone(), key.clone_key(), Some(roots.clone()))?;
+    let tls_mux = net::tls::server_config(chain.clone(), key.clone_key(), None)?;
     let tls_client = net::tls::client_config(roots, Some((chain, key)))?;
     let pick = |p: Proto| {
         settings
@@ -189,7 +203,16 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let (net, events) = Net::start(cfg).await?;
     let responder = Responder::new(&fqdn);
     let task = tokio::spawn(core_loop(net.clone(), events, responder));
-    Ok(Running { net, pki, task })
+    let relay = match &settings.relay {
+        Some(r) => Some(relay::start(r, &settings.data_dir, tls_mux, net.clone()).await?),
+        None => None,
+    };
+    Ok(Running {
+        net,
+        pki,
+        relay,
+        task,
+    })
 }
 
 /// Where a transaction's messages go: the transport, the peer, and the connection and local

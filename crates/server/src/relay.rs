@@ -1,0 +1,230 @@
+//! The media relay role (RFC 8656 TURN and [MS-TURN]) and the shared port that tells SIP over
+//! TLS, HTTPS and MS-TURN pseudo-TLS apart (field article 004): SIP connections found there go
+//! to the SIP transports, HTTP to the web service (a placeholder until it exists), TURN to
+//! the relay.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::sync::Arc;
+
+use net::{Net, Proto};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+use turn_proto::classify::Protocol;
+use turn_proto::server::{IpRange, ServerConfig};
+use turn_relay::{Handoff, Listeners, Mux, MuxStream};
+
+/// How the relay runs. The demo values: UDP/TCP 3478 and the shared port on TCP 4443 of
+/// 127.0.0.1 (443 in production), user `turnuser`/`turnpass` in realm `example.test`, and a
+/// shared secret for ephemeral credentials kept in the data directory.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// TURN over UDP.
+    pub udp: Option<SocketAddr>,
+    /// TURN over TCP.
+    pub tcp: Option<SocketAddr>,
+    /// The shared port (TLS with SIP or HTTP inside, MS-TURN pseudo-TLS, plain TURN).
+    pub mux: Option<SocketAddr>,
+    /// The address relayed ports are bound on and advertised with.
+    pub relay_ip: Ipv4Addr,
+    /// The relayed port range.
+    pub ports: RangeInclusive<u16>,
+    /// The realm of long-term credentials (RFC 8489 §9.2).
+    pub realm: String,
+    /// Long-term users.
+    pub users: Vec<(String, String)>,
+    /// Whether loopback and private peers may be relayed to (development only: coturn's
+    /// `denied-peer-ip` default refuses them).
+    pub allow_private_peers: bool,
+}
+
+impl RelaySettings {
+    /// The demo relay on loopback.
+    pub fn demo() -> RelaySettings {
+        let lo = Ipv4Addr::LOCALHOST;
+        RelaySettings {
+            udp: Some(SocketAddr::from((lo, 3478))),
+            tcp: Some(SocketAddr::from((lo, 3478))),
+            mux: Some(SocketAddr::from((lo, 4443))),
+            relay_ip: lo,
+            ports: 49152..=49999,
+            realm: "example.test".into(),
+            users: vec![("turnuser".into(), "turnpass".into())],
+            allow_private_peers: true,
+        }
+    }
+}
+
+/// A relay listener that could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("relay {what} {addr}: {source}")]
+pub struct RelayStartError {
+    /// Which listener.
+    pub what: &'static str,
+    /// The address.
+    pub addr: SocketAddr,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+/// The running relay: where it listens and how to stop it.
+#[derive(Debug)]
+pub struct RelayHandle {
+    /// Bound addresses: ("turn-udp" | "turn-tcp" | "mux", address).
+    pub local: Vec<(&'static str, SocketAddr)>,
+    stop: watch::Sender<bool>,
+}
+
+impl RelayHandle {
+    /// Stops the relay.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The shared secret for REST ephemeral credentials (coturn's `static-auth-secret`), made on
+/// first start in the data directory (mode 0600) so `convene ctl turn credentials` can mint
+/// credentials for it.
+pub fn shared_secret(data_dir: &Path) -> std::io::Result<Vec<u8>> {
+    let path = data_dir.join("turn-secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim();
+        if !s.is_empty() {
+            return Ok(s.as_bytes().to_vec());
+        }
+    }
+    let secret = random_hex(32);
+    std::fs::write(&path, format!("{secret}\n"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret.into_bytes())
+}
+
+/// Hex of `n` random bytes from the OS (through the TLS library's RNG).
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    if rustls::crypto::aws_lc_rs::default_provider()
+        .secure_random
+        .fill(&mut b)
+        .is_err()
+    {
+        // The OS RNG failing is not recoverable in a meaningful way; fall back to a hashed clock.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(151);
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Starts the relay. SIP connections found on the shared port are handed to `sip`.
+pub async fn start(
+    settings: &RelaySettings,
+    data_dir: &Path,
+    tls: Arc<rustls::ServerConfig>,
+    sip: Net,
+) -> Result<RelayHandle, RelayStartError> {
+    let err = |what, addr| move |source| RelayStartError { what, addr, source };
+    let mut local = Vec::new();
+    let mut listeners = Listeners::default();
+    if let Some(a) = settings.udp {
+        let s = UdpSocket::bind(a).await.map_err(err("UDP", a))?;
+        local.push(("turn-udp", s.local_addr().map_err(err("UDP", a))?));
+        listeners.udp = Some(s);
+    }
+    if let Some(a) = settings.tcp {
+        let l = TcpListener::bind(a).await.map_err(err("TCP", a))?;
+        local.push(("turn-tcp", l.local_addr().map_err(err("TCP", a))?));
+        listeners.tcp = Some(l);
+    }
+    let (handoff_tx, handoff_rx) = mpsc::channel(64);
+    if let Some(a) = settings.mux {
+        let l = TcpListener::bind(a).await.map_err(err("shared port", a))?;
+        let bound = l.local_addr().map_err(err("shared port", a))?;
+        local.push(("mux", bound));
+        listeners.mux = Some(Mux {
+            listener: l,
+            handoff: handoff_tx,
+            tls: Some(tls),
+        });
+        tokio::spawn(handoffs(handoff_rx, sip, bound));
+    }
+    let mut secret = [0u8; 32];
+    let _ = rustls::crypto::aws_lc_rs::default_provider()
+        .secure_random
+        .fill(&mut secret);
+    let mut cfg = ServerConfig::new(&settings.realm, secret);
+    cfg.software = Some(format!("Convene/{}", env!("CARGO_PKG_VERSION")));
+    for (u, p) in &settings.users {
+        cfg.add_user(u, p);
+    }
+    let shared = shared_secret(data_dir).map_err(err(
+        "secret file",
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+    ))?;
+    cfg.credentials.set_auth_secret(&shared);
+    cfg.relay_ipv4 = Some(settings.relay_ip);
+    cfg.relay_ports = settings.ports.clone();
+    cfg.denied_peers = if settings.allow_private_peers {
+        Vec::new()
+    } else {
+        IpRange::loopback_and_private()
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    for (what, addr) in &local {
+        info!(what, %addr, "relay listening");
+    }
+    tokio::spawn(async move {
+        match turn_relay::run(listeners, cfg, stop_rx).await {
+            Ok(stats) => info!(?stats, "relay stopped"),
+            Err(e) => warn!(error = %e, "relay failed"),
+        }
+    });
+    Ok(RelayHandle { local, stop })
+}
+
+/// What the shared port found that is not TURN: SIP goes to the SIP transports (the TLS is
+/// already terminated, so it is a TLS connection to them), HTTP to the web placeholder.
+async fn handoffs(mut rx: mpsc::Receiver<Handoff>, sip: Net, local: SocketAddr) {
+    while let Some(h) = rx.recv().await {
+        let Handoff {
+            protocol,
+            stream,
+            prefix,
+            client,
+        } = h;
+        match (protocol, stream) {
+            (Protocol::Sip, MuxStream::Tls(s)) => {
+                if let Err(e) = sip.adopt(*s, prefix, Proto::Tls, client, local) {
+                    debug!(%client, error = %e, "SIP connection from the shared port refused");
+                }
+            }
+            (Protocol::Sip, MuxStream::Plain(s)) => {
+                if let Err(e) = sip.adopt(s, prefix, Proto::Tcp, client, local) {
+                    debug!(%client, error = %e, "SIP connection from the shared port refused");
+                }
+            }
+            (Protocol::Http, MuxStream::Tls(mut s)) => {
+                let _ = s.write_all(WEB_PLACEHOLDER).await;
+                let _ = s.shutdown().await;
+            }
+            (Protocol::Http, MuxStream::Plain(mut s)) => {
+                let _ = s.write_all(WEB_PLACEHOLDER).await;
+                let _ = s.shutdown().await;
+            }
+            (other, _) => debug!(%client, ?other, "shared port: no service for this protocol"),
+        }
+    }
+}
+
+/// The answer of the web service placeholder.
+pub const WEB_PLACEHOLDER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 61\r\nConnection: close\r\nServer: Convene\r\n\r\nConvene: the web services on this port are not running yet.\r\n";
