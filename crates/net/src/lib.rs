@@ -487,6 +487,24 @@ impl Net {
         Ok(())
     }
 
+    /// RFC 5923 §5: the peer of `conn` asked (Via `alias`) that requests to `addr`, the
+    /// sent-by of its Via, reuse this connection. Honoured only when `addr` has the
+    /// connection's own remote IP, so a peer cannot capture traffic meant for another host.
+    pub fn alias(&self, conn: ConnId, addr: SocketAddr) -> bool {
+        let Ok(mut t) = self.shared.conns.lock() else {
+            return false;
+        };
+        let Some(h) = t.by_id.get(&conn) else {
+            return false;
+        };
+        if h.remote.ip() != addr.ip() {
+            return false;
+        }
+        let proto = h.proto;
+        t.by_remote.insert((proto, addr), conn);
+        true
+    }
+
     fn find_conn(&self, to: &Target) -> Option<mpsc::Sender<Bytes>> {
         let t = self.shared.conns.lock().ok()?;
         if let Some(h) = to.conn.and_then(|c| t.by_id.get(&c)) {
@@ -585,11 +603,10 @@ impl Shared {
     }
 
     pub(crate) fn unregister(&self, id: ConnId) {
-        if let Ok(mut t) = self.conns.lock()
-            && let Some(h) = t.by_id.remove(&id)
-            && t.by_remote.get(&(h.proto, h.remote)) == Some(&id)
-        {
-            t.by_remote.remove(&(h.proto, h.remote));
+        if let Ok(mut t) = self.conns.lock() {
+            t.by_id.remove(&id);
+            // The connection's own address and any RFC 5923 aliases of it.
+            t.by_remote.retain(|_, c| *c != id);
         }
     }
 }

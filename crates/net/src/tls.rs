@@ -115,10 +115,18 @@ pub fn server_config(
     key: PrivateKeyDer<'static>,
     client_roots: Option<RootCertStore>,
 ) -> Result<Arc<ServerConfig>, TlsConfigError> {
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(TlsConfigError::Rustls)?;
-    let builder = match client_roots {
+    let mut cfg = server_builder(client_roots)?.with_single_cert(chain, key)?;
+    no_tickets(&mut cfg);
+    Ok(Arc::new(cfg))
+}
+
+/// The part of a server configuration that decides about client certificates.
+fn server_builder(
+    client_roots: Option<RootCertStore>,
+) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>, TlsConfigError> {
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    Ok(match client_roots {
         Some(roots) => builder.with_client_cert_verifier(
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
                 .allow_unauthenticated()
@@ -126,12 +134,72 @@ pub fn server_config(
                 .map_err(|e| TlsConfigError::Verifier(e.to_string()))?,
         ),
         None => builder.with_no_client_auth(),
-    };
-    let mut cfg = builder.with_single_cert(chain, key)?;
-    // No TLS 1.3 session tickets: SIP connections are long-lived, and some SIP stacks
-    // (sipsak 0.9.8 with GnuTLS) cannot read the ticket records sent after the handshake.
+    })
+}
+
+/// No TLS 1.3 session tickets: SIP connections are long-lived, and some SIP stacks (sipsak
+/// 0.9.8 with GnuTLS) cannot read the ticket records sent after the handshake.
+fn no_tickets(cfg: &mut ServerConfig) {
     cfg.send_tls13_tickets = 0;
+}
+
+/// One certificate the server can present, and the names it is for.
+#[derive(Debug)]
+pub struct NamedCert {
+    /// The certificate chain, end entity first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// A server configuration that picks its certificate by the name the client asks for (SNI,
+/// RFC 6066 §3), falling back to `default` when the client sends no name or an unknown one
+/// (SIP clients often connect by IP address and send no SNI).
+pub fn server_config_sni(
+    default: NamedCert,
+    by_name: Vec<(String, NamedCert)>,
+    client_roots: Option<RootCertStore>,
+) -> Result<Arc<ServerConfig>, TlsConfigError> {
+    let provider = provider();
+    let load = |c: NamedCert| -> Result<Arc<rustls::sign::CertifiedKey>, TlsConfigError> {
+        Ok(Arc::new(rustls::sign::CertifiedKey::from_der(
+            c.chain, c.key, &provider,
+        )?))
+    };
+    let mut names = Vec::new();
+    for (name, cert) in by_name {
+        names.push((name.to_ascii_lowercase(), load(cert)?));
+    }
+    let resolver = SniResolver {
+        default: load(default)?,
+        names,
+    };
+    let mut cfg = server_builder(client_roots)?.with_cert_resolver(Arc::new(resolver));
+    no_tickets(&mut cfg);
     Ok(Arc::new(cfg))
+}
+
+/// Picks a certificate by SNI name.
+#[derive(Debug)]
+struct SniResolver {
+    default: Arc<rustls::sign::CertifiedKey>,
+    names: Vec<(String, Arc<rustls::sign::CertifiedKey>)>,
+}
+
+impl rustls::server::ResolvesServerCert for SniResolver {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let wanted = hello.server_name().map(str::to_ascii_lowercase);
+        let hit = wanted.and_then(|w| {
+            self.names
+                .iter()
+                .find(|(n, _)| *n == w)
+                .map(|(_, k)| k.clone())
+        });
+        Some(hit.unwrap_or_else(|| self.default.clone()))
+    }
 }
 
 /// A client configuration trusting `roots`, presenting `client_cert` for mutual TLS if given.

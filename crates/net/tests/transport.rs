@@ -242,6 +242,11 @@ async fn outgoing_tcp_requests_reuse_one_connection_and_responses_come_back_on_i
     .await
     .unwrap();
     let back = next_received(&mut arx).await;
+    assert_eq!(
+        back.remote,
+        b.local_addr(Proto::Tcp).unwrap(),
+        "it arrived over a's own connection to b"
+    );
     assert!(back.data.starts_with(b"SIP/2.0 200 OK"));
     assert_eq!(
         b.open_connections(),
@@ -370,4 +375,125 @@ async fn a_server_certificate_for_another_name_is_refused_by_the_client() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("does not name the host"), "{err}");
+}
+
+#[tokio::test]
+async fn ipv6_udp_and_tcp_work_on_the_loopback() {
+    let v6: SocketAddr = "[::1]:0".parse().unwrap();
+    let Ok((net, mut rx)) = Net::start(Config {
+        udp: vec![v6],
+        tcp: vec![v6],
+        ..Config::default()
+    })
+    .await
+    else {
+        panic!("this machine has no IPv6 loopback; the transports need one to be tested");
+    };
+    let u = UdpSocket::bind(v6).await.unwrap();
+    u.send_to(OPTIONS, net.local_addr(Proto::Udp).unwrap())
+        .await
+        .unwrap();
+    let r = next_received(&mut rx).await;
+    assert!(r.remote.is_ipv6());
+    net.send(
+        &Target::reply_to(&r),
+        Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = u.recv_from(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"SIP/2.0 200 OK\r\n\r\n");
+    let mut t = TcpStream::connect(net.local_addr(Proto::Tcp).unwrap())
+        .await
+        .unwrap();
+    t.write_all(OPTIONS).await.unwrap();
+    let r = next_received(&mut rx).await;
+    assert_eq!(r.proto, Proto::Tcp);
+    assert!(r.remote.is_ipv6());
+}
+
+// RFC 5923 §5: a Via `alias` lets requests to the peer's sent-by reuse its connection, but
+// only for the connection's own IP.
+#[tokio::test]
+async fn an_alias_lets_requests_reuse_the_peers_connection() {
+    let (a, mut arx) = Net::start(Config {
+        tcp: vec![any()],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let (b, mut brx) = Net::start(Config {
+        tcp: vec![any()],
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    // a connects to b; b learns that a listens on a's TCP port (a's Via sent-by).
+    a.send(
+        &Target::new(Proto::Tcp, b.local_addr(Proto::Tcp).unwrap()),
+        Bytes::from_static(OPTIONS),
+    )
+    .await
+    .unwrap();
+    let r = next_received(&mut brx).await;
+    let a_listen = a.local_addr(Proto::Tcp).unwrap();
+    assert!(b.alias(r.conn.unwrap(), a_listen));
+    assert!(
+        !b.alias(r.conn.unwrap(), "192.0.2.1:5060".parse().unwrap()),
+        "another host's address is refused"
+    );
+    // b now sends a request to a's listening address: it travels on the existing connection.
+    b.send(
+        &Target::new(Proto::Tcp, a_listen),
+        Bytes::from_static(OPTIONS),
+    )
+    .await
+    .unwrap();
+    let back = next_received(&mut arx).await;
+    assert_eq!(
+        back.remote,
+        b.local_addr(Proto::Tcp).unwrap(),
+        "it arrived over a's own connection to b"
+    );
+    assert_eq!(b.open_connections(), 1, "no new connection was opened");
+    assert_eq!(a.open_connections(), 1);
+}
+
+// RFC 6066 §3: the server presents the certificate for the name the client asks for.
+#[tokio::test]
+async fn the_server_picks_its_certificate_by_sni() {
+    use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+    let pki = Pki::new();
+    let (c1, k1) = pki.leaf("fe.example.test", vec![ServerAuth, ClientAuth]);
+    let (c2, k2) = pki.leaf("edge.example.test", vec![ServerAuth, ClientAuth]);
+    let cfg = tls::server_config_sni(
+        tls::NamedCert { chain: c1, key: k1 },
+        vec![(
+            "edge.example.test".into(),
+            tls::NamedCert { chain: c2, key: k2 },
+        )],
+        None,
+    )
+    .unwrap();
+    let (server, mut srx) = Net::start(Config {
+        tls: vec![any()],
+        tls_server: Some(cfg),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    for name in ["edge.example.test", "fe.example.test"] {
+        let (client, _crx) = Net::start(Config {
+            tls_client: Some(tls::client_config(pki.roots(), None).unwrap()),
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let mut to = Target::new(Proto::Tls, server.local_addr(Proto::Tls).unwrap());
+        to.server_name = Some(name.into());
+        // The client verifies the presented certificate against the name: success means the right one.
+        client.send(&to, Bytes::from_static(OPTIONS)).await.unwrap();
+        assert_eq!(next_received(&mut srx).await.proto, Proto::Tls, "{name}");
+    }
 }

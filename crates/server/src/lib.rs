@@ -266,6 +266,9 @@ async fn core_loop(
                         let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn };
                         match responder.accept(r.data.clone(), r.remote) {
                             Ok(msg) => {
+                                if let Some(conn) = r.conn {
+                                    honour_alias(&net, conn, r.proto, &msg);
+                                }
                                 if let Err(e) = layer.handle_message(now, msg, hop) {
                                     debug!(remote = %r.remote, error = %e, "not taken by the transaction layer");
                                 }
@@ -334,5 +337,32 @@ async fn sleep_until(at: Option<std::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
+    }
+}
+
+/// RFC 5923 §5: a request whose top Via carries `alias` asks that requests to its sent-by
+/// reuse the connection it came on (the transport checks that the sent-by is the peer's IP).
+fn honour_alias(net: &Net, conn: net::ConnId, proto: Proto, msg: &sip_msg::Message) {
+    if !msg.is_request() {
+        return;
+    }
+    let Ok(Some(via)) = msg.top_via() else { return };
+    if !via
+        .params
+        .iter()
+        .any(|p| p.name.eq_ignore_ascii_case("alias"))
+    {
+        return;
+    }
+    let ip = match &via.host {
+        sip_msg::Host::V4(a) => std::net::IpAddr::V4(*a),
+        sip_msg::Host::V6(a) => std::net::IpAddr::V6(*a),
+        sip_msg::Host::Domain(_) => return,
+    };
+    let port = via
+        .port
+        .unwrap_or(if proto == Proto::Tls { 5061 } else { 5060 });
+    if net.alias(conn, SocketAddr::new(ip, port)) {
+        debug!(%conn, sent_by = %SocketAddr::new(ip, port), "RFC 5923 alias");
     }
 }
