@@ -36,6 +36,17 @@ pub struct Deployment {
 /// The demo topology shipped with Convene (`topology/demo.toml`).
 pub const DEMO_TOPOLOGY: &str = topology::DEMO;
 
+/// The identity the trust decision ([`topology::decide`]) reads, from the identity the TLS
+/// layer took out of a verified peer certificate.
+pub fn cert_identity(peer: &net::PeerIdentity) -> topology::CertIdentity {
+    topology::CertIdentity {
+        common_name: peer.common_name.clone(),
+        dns_names: peer.dns_names.clone(),
+        server_auth: peer.server_auth,
+        client_auth: peer.client_auth,
+    }
+}
+
 /// A start-up problem, naming the file or address and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -204,4 +215,52 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         }
     });
     Ok(Running { net, pki, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_topology_gives_the_all_in_one_deployment() {
+        let t = Topology::load(None).unwrap();
+        assert_eq!(t.deployment.fqdn, "fe.example.test");
+        assert_eq!(t.deployment.domains, ["example.test"]);
+        assert_eq!(t.model.users.len(), 3);
+    }
+
+    #[test]
+    fn invalid_topology_lists_every_problem() {
+        let e = Topology::parse("[[pool]]\nfqdn = 1\n[[site]]\nname = 2\n", "x.toml").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("x.toml:2:8: pool[0].fqdn: invalid type"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x.toml:4:8: site[0].name: invalid type"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn peer_identity_converts_for_the_trust_decision() {
+        let peer = net::PeerIdentity {
+            common_name: Some("fe.example.test".into()),
+            dns_names: vec!["fe.example.test".into()],
+            uris: Vec::new(),
+            ips: Vec::new(),
+            server_auth: true,
+            client_auth: false,
+            chain_len: 2,
+            not_after: 0,
+        };
+        let t = Topology::load(None).unwrap();
+        let d = topology::decide(&t.model, &cert_identity(&peer), 5061);
+        assert!(
+            d.reason().contains("lacks Client Authentication EKU"),
+            "{}",
+            d.reason()
+        );
+    }
 }

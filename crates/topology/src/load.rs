@@ -127,8 +127,27 @@ impl Topology {
             }
         }
         if t.has_edge {
-            if let Err(e) = federation::parse_topology(text, file) {
-                sink.errors.push(from_edge(e, file));
+            match federation::parse_topology(text, file) {
+                Err(e) => sink.errors.push(from_edge(e, file)),
+                // The edge named in [edge] is one of our pools with the edge role.
+                Ok(edge) if read.pools && !t.pools.is_empty() => {
+                    let ok = t
+                        .pool(&edge.fqdn)
+                        .is_some_and(|p| p.has_role(crate::model::Role::Edge));
+                    if !ok {
+                        let at = key_offset(text, "edge", "fqdn");
+                        sink.push(
+                            at..at,
+                            "edge.fqdn",
+                            format!(
+                                "`{}` is not a pool of the topology with the edge role",
+                                edge.fqdn
+                            ),
+                            "set edge.fqdn to the FQDN of the [[pool]] that has roles = [\"edge\"], or add that role to the pool",
+                        );
+                    }
+                }
+                Ok(_) => {}
             }
         }
         if sink.errors.is_empty() {
@@ -162,6 +181,30 @@ impl Topology {
             .iter()
             .find(|p| p.has_role(crate::model::Role::FrontEnd))
     }
+}
+
+// Byte offset of `key = …` inside the table `[table]`, else of the table header, else 0.
+fn key_offset(text: &str, table: &str, key: &str) -> usize {
+    let header = format!("[{table}]");
+    let mut offset = 0;
+    let mut inside = false;
+    let mut found_header = None;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == header;
+            if inside {
+                found_header = Some(offset + (line.len() - line.trim_start().len()));
+            }
+        } else if inside
+            && t.split_once('=')
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+        {
+            return offset + (line.len() - line.trim_start().len());
+        }
+        offset += line.len();
+    }
+    found_header.unwrap_or(0)
 }
 
 fn from_voice(e: voice::ConfigError, file: &str) -> ConfigError {

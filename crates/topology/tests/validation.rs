@@ -343,6 +343,16 @@ fn each_problem_is_located_named_and_fixed() {
             "correct the value to the type the key expects",
         ),
         case(
+            "an [edge] whose FQDN is no edge pool of the topology",
+            plus(
+                "[edge]\nfqdn = \"fe.example.test\"\nsip_domains = [{ domain = \"example.test\" }]\n",
+            ),
+            (11, 1),
+            "edge.fqdn",
+            "`fe.example.test` is not a pool of the topology with the edge role",
+            "add that role to the pool",
+        ),
+        case(
             "duplicate key",
             plus("site = \"HQ\"\n"),
             (10, 1),
@@ -448,4 +458,14 @@ fn demo_passwords_are_digest_ha1_of_the_documented_dev_passwords() {
         );
         assert!(!topology::DEMO.contains(&format!("\"{user}-dev\"")));
     }
+}
+
+#[test]
+fn an_edge_section_naming_our_edge_pool_is_valid() {
+    let text = MIN.replace(
+        "roles = [\"front-end\"]",
+        "roles = [\"front-end\", \"edge\"]",
+    ) + "[edge]\nfqdn = \"fe.example.test\"\nsip_domains = [{ domain = \"example.test\" }]\n";
+    let t = Topology::parse(&text, "t.toml").unwrap();
+    assert!(t.has_edge && !t.has_voice);
 }
