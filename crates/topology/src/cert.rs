@@ -124,10 +124,12 @@ pub fn check_certificate(
         problems.push(CertProblem::UntrustedChain(why.clone()));
     }
     if now > facts.not_after {
-        problems.push(CertProblem::Expired(now - facts.not_after));
+        problems.push(CertProblem::Expired(now.saturating_sub(facts.not_after)));
     }
     if now < facts.not_before {
-        problems.push(CertProblem::NotYetValid(facts.not_before - now));
+        problems.push(CertProblem::NotYetValid(
+            facts.not_before.saturating_sub(now),
+        ));
     }
     if !facts.server_auth {
         problems.push(CertProblem::NoServerAuth);

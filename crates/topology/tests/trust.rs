@@ -308,3 +308,20 @@ fn certificate_check_names_each_problem() {
         ]
     );
 }
+
+#[test]
+fn certificate_check_survives_extreme_dates() {
+    let t = topo();
+    let fe = t.pool("fe.example.test").unwrap();
+    let mut f = good_facts(&t);
+    f.not_before = i64::MAX;
+    f.not_after = i64::MIN;
+    let p = check_certificate(&t, fe, &f, 0);
+    assert_eq!(
+        p,
+        [
+            CertProblem::Expired(i64::MAX),
+            CertProblem::NotYetValid(i64::MAX)
+        ]
+    );
+}
