@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod certs;
 mod diag;
 mod edge;
+mod topology;
 mod turn;
 mod voice;
 
@@ -26,6 +28,12 @@ pub enum CtlCommand {
     /// Media relay: ephemeral TURN credentials, decode captured STUN/TURN bytes.
     #[command(subcommand)]
     Turn(turn::TurnCommand),
+    /// The topology file: `topology check [FILE]`, `topology show [FILE] [--json]`.
+    #[command(subcommand)]
+    Topology(topology::TopologyCommand),
+    /// Certificates per pool: `certs init --topology FILE --out DIR`, `certs check --topology FILE --certs DIR`.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -39,5 +47,7 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
         CtlCommand::Edge(cmd) => edge::run(cmd),
         CtlCommand::Voice(cmd) => voice::run(cmd),
         CtlCommand::Turn(cmd) => turn::run(cmd),
+        CtlCommand::Topology(cmd) => topology::run(cmd),
+        CtlCommand::Certs(cmd) => certs::run(cmd),
     }
 }

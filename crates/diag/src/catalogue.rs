@@ -604,4 +604,20 @@ catalogue! {
         fix: "Send the request to a server that runs the role, or enable the role in the topology once Convene provides it.",
         citation: CONVENE,
     }
+    /// 60008 (Convene)
+    NOT_TRUSTED_APPLICATION_POOL = {
+        id: 60008, status: 403, status_evidence: Chosen, header: Private,
+        reason: "Peer certificate is not the trusted application pool of this port", params: &["port", "PeerServer", "expected"],
+        meaning: "A server connected over mutual TLS to a trusted-application port, but the names in its verified certificate are not the FQDN of the trusted application pool that owns the port (Lync accepts only the pool's certificate on a trusted application's port).",
+        fix: "Connect from the trusted application pool named in `expected`, or add the peer as a `[[pool]]` with role `trusted-application` and a `[[trusted_application]]` on that port.",
+        citation: CONVENE,
+    }
+    /// 60009 (Convene)
+    PEER_CERT_LACKS_CLIENT_AUTH = {
+        id: 60009, status: 403, status_evidence: Chosen, header: Private,
+        reason: "Peer certificate lacks the Client Authentication EKU", params: &["PeerServer"],
+        meaning: "A server presented, as a TLS client, a certificate whose Extended Key Usage does not include Client Authentication (1.3.6.1.5.5.7.3.2); a strict peer answers such a handshake with TLS alert 43 unsupported_certificate (field: seed-002).",
+        fix: "Reissue the peer's certificate with both Server Authentication and Client Authentication EKUs (`convene ctl certs init` makes such certificates).",
+        citation: "Convene; field: seed-002 (Lync and Cisco CUPS federation)",
+    }
 }

@@ -10,31 +10,42 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use net::{Config as NetConfig, Net, NetEvent, Proto, Target};
-use serde::Deserialize;
 use tracing::{debug, info, warn};
 
 pub use responder::{Outcome, Responder};
 
-/// The topology as far as the server reads it today: the `[deployment]` table. Other tables
-/// (`[voice]`, `[edge]`, …) belong to their crates and are ignored here.
-#[derive(Debug, Clone, Deserialize)]
+/// The topology the server runs (read and validated by the `topology` crate, which owns
+/// topology.toml) and the part of it this process serves.
+#[derive(Debug, Clone)]
 pub struct Topology {
-    /// This deployment.
+    /// What this process serves.
     pub deployment: Deployment,
+    /// The whole validated topology (pools, trusted applications, static routes, users…).
+    pub model: topology::Topology,
 }
 
-/// One all-in-one deployment.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What one all-in-one process serves: its pool and the SIP domains.
+#[derive(Debug, Clone)]
 pub struct Deployment {
-    /// The server's FQDN.
+    /// The FQDN of the pool this process runs (the first pool with the front-end role).
     pub fqdn: String,
     /// SIP domains served.
     pub domains: Vec<String>,
 }
 
 /// The demo topology shipped with Convene (`topology/demo.toml`).
-pub const DEMO_TOPOLOGY: &str = include_str!("../../../topology/demo.toml");
+pub const DEMO_TOPOLOGY: &str = topology::DEMO;
+
+/// The identity the trust decision ([`topology::decide`]) reads, from the identity the TLS
+/// layer took out of a verified peer certificate.
+pub fn cert_identity(peer: &net::PeerIdentity) -> topology::CertIdentity {
+    topology::CertIdentity {
+        common_name: peer.common_name.clone(),
+        dns_names: peer.dns_names.clone(),
+        server_auth: peer.server_auth,
+        client_auth: peer.client_auth,
+    }
+}
 
 /// A start-up problem, naming the file or address and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -47,18 +58,14 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The topology file is not valid.
-    #[error("{path}:{line}:{column}: {message}")]
-    Topology {
-        /// The file.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// The topology file is not valid: every problem, one per line as file:line:column.
+    #[error("invalid topology (check it with `convene ctl topology check FILE`):\n{0}")]
+    Topology(#[from] topology::Errors),
+    /// The topology has no pool this process can run.
+    #[error(
+        "{0}: no pool has the front-end role; add roles = [\"front-end\"] to the pool this server runs"
+    )]
+    NoFrontEnd(String),
     /// The data directory could not be made.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -84,16 +91,19 @@ pub enum StartError {
 }
 
 impl Topology {
-    /// Parses a topology file's text; errors give file:line:column.
+    /// Parses and validates a topology file's text; errors give file:line:column.
     pub fn parse(text: &str, path: &str) -> Result<Topology, StartError> {
-        toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-            StartError::Topology {
-                path: path.to_owned(),
-                line,
-                column,
-                message: e.message().to_owned(),
-            }
+        let model = topology::Topology::parse(text, path)?;
+        let fqdn = model
+            .local_pool()
+            .map(|p| p.fqdn.get_ref().to_ascii_lowercase())
+            .ok_or_else(|| StartError::NoFrontEnd(path.to_owned()))?;
+        Ok(Topology {
+            deployment: Deployment {
+                fqdn,
+                domains: model.domains(),
+            },
+            model,
         })
     }
 
@@ -111,13 +121,6 @@ impl Topology {
             }
         }
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// How to run the server.
@@ -364,5 +367,53 @@ fn honour_alias(net: &Net, conn: net::ConnId, proto: Proto, msg: &sip_msg::Messa
         .unwrap_or(if proto == Proto::Tls { 5061 } else { 5060 });
     if net.alias(conn, SocketAddr::new(ip, port)) {
         debug!(%conn, sent_by = %SocketAddr::new(ip, port), "RFC 5923 alias");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_topology_gives_the_all_in_one_deployment() {
+        let t = Topology::load(None).unwrap();
+        assert_eq!(t.deployment.fqdn, "fe.example.test");
+        assert_eq!(t.deployment.domains, ["example.test"]);
+        assert_eq!(t.model.users.len(), 3);
+    }
+
+    #[test]
+    fn invalid_topology_lists_every_problem() {
+        let e = Topology::parse("[[pool]]\nfqdn = 1\n[[site]]\nname = 2\n", "x.toml").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("x.toml:2:8: pool[0].fqdn: invalid type"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x.toml:4:8: site[0].name: invalid type"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn peer_identity_converts_for_the_trust_decision() {
+        let peer = net::PeerIdentity {
+            common_name: Some("fe.example.test".into()),
+            dns_names: vec!["fe.example.test".into()],
+            uris: Vec::new(),
+            ips: Vec::new(),
+            server_auth: true,
+            client_auth: false,
+            chain_len: 2,
+            not_after: 0,
+        };
+        let t = Topology::load(None).unwrap();
+        let d = topology::decide(&t.model, &cert_identity(&peer), 5061);
+        assert!(
+            d.reason().contains("lacks Client Authentication EKU"),
+            "{}",
+            d.reason()
+        );
     }
 }
