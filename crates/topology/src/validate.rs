@@ -120,7 +120,7 @@ fn domains(t: &Topology, sink: &mut Sink<'_>) {
             0..0,
             "sip_domain",
             "the topology serves no SIP domain",
-            "add [[sip_domain]] with name = \"example.test\"",
+            "add [[sip_domain]] with the name of each SIP domain you serve, e.g. name = \"example.test\"",
         );
     }
     for (i, d) in t.sip_domains.iter().enumerate() {
