@@ -657,6 +657,48 @@ impl Policy {
     }
 
     // A blocked entry blocks the domain and its sub-domains ("suffix" in 1064).
+    /// The edge's first two gates for traffic with the `external` domain, in either direction:
+    /// federation must be on, and the domain must not be blocked (1017 / 1064 as in seed 003).
+    fn federation_gate(
+        &self,
+        trace: &mut Trace,
+        edge: &str,
+        external: &str,
+        internal: &str,
+    ) -> Option<Response> {
+        trace.push(
+            edge,
+            Step::EdgeSetting {
+                setting: "federation",
+                enabled: self.cfg.federation,
+            },
+        );
+        if !self.cfg.federation {
+            // Not in the seed: Convene uses 1017 with its own summary (the code's meaning fits).
+            let d = cannot_route_1017(
+                edge,
+                external,
+                internal,
+                "Cannot route between the source and destination domains because federation is not enabled",
+            );
+            return Some(self.reject(trace, edge, d));
+        }
+        let entry = self.blocked_entry(external)?;
+        trace.push(
+            edge,
+            Step::Blocked {
+                domain: external.to_owned(),
+                entry: entry.clone(),
+            },
+        );
+        let d = codes::BLOCKED_DOMAIN
+            .diagnostic()
+            .param("domain", external)
+            .param("suffix", entry)
+            .source(edge);
+        Some(self.reject(trace, edge, d))
+    }
+
     fn blocked_entry(&self, domain: &str) -> Option<String> {
         let d = domain.to_ascii_lowercase();
         self.cfg.blocked_domains.iter().find_map(|b| {
@@ -886,44 +928,9 @@ impl Policy {
         }
         let domain = req.to.domain().to_owned();
         let local = req.from.domain().to_owned();
-        let cannot_route = |summary: &str| {
-            codes::CANNOT_ROUTE_DOMAIN_COMBINATION
-                .diagnostic()
-                .param("summary", summary)
-                .param("external-domain", domain.clone())
-                .param("external-type", "domain-type-remote")
-                .param("internal-domain", local.clone())
-                .param("internal-type", "domain-type-local")
-                .source(edge.clone())
-        };
-        trace.push(
-            &edge,
-            Step::EdgeSetting {
-                setting: "federation",
-                enabled: self.cfg.federation,
-            },
-        );
-        if !self.cfg.federation {
-            // Not in the seed: Convene uses 1017 with its own summary (the code's meaning fits).
-            let d = cannot_route(
-                "Cannot route between the source and destination domains because federation is not enabled",
-            );
-            return Route::Reject(self.reject(trace, &edge, d));
-        }
-        if let Some(entry) = self.blocked_entry(&domain) {
-            trace.push(
-                &edge,
-                Step::Blocked {
-                    domain: domain.clone(),
-                    entry: entry.clone(),
-                },
-            );
-            let d = codes::BLOCKED_DOMAIN
-                .diagnostic()
-                .param("domain", domain.clone())
-                .param("suffix", entry)
-                .source(edge.clone());
-            return Route::Reject(self.reject(trace, &edge, d));
+        let cannot_route = |summary: &str| cannot_route_1017(&edge, &domain, &local, summary);
+        if let Some(r) = self.federation_gate(trace, &edge, &domain, &local) {
+            return Route::Reject(r);
         }
         let srv_name = federation_srv_name(&domain);
         if let Some(a) = self.allowed_entry(&domain) {
@@ -1318,43 +1325,9 @@ impl Policy {
         self.classify(req, trace, UserKind::Federated);
         let from_domain = req.from.domain().to_owned();
         let local = req.to.domain().to_owned();
-        let cannot_route = |summary: &str| {
-            codes::CANNOT_ROUTE_DOMAIN_COMBINATION
-                .diagnostic()
-                .param("summary", summary)
-                .param("external-domain", from_domain.clone())
-                .param("external-type", "domain-type-remote")
-                .param("internal-domain", local.clone())
-                .param("internal-type", "domain-type-local")
-                .source(edge.clone())
-        };
-        trace.push(
-            &edge,
-            Step::EdgeSetting {
-                setting: "federation",
-                enabled: self.cfg.federation,
-            },
-        );
-        if !self.cfg.federation {
-            let d = cannot_route(
-                "Cannot route between the source and destination domains because federation is not enabled",
-            );
-            return Outcome::Rejected(self.reject(trace, &edge, d));
-        }
-        if let Some(entry) = self.blocked_entry(&from_domain) {
-            trace.push(
-                &edge,
-                Step::Blocked {
-                    domain: from_domain.clone(),
-                    entry: entry.clone(),
-                },
-            );
-            let d = codes::BLOCKED_DOMAIN
-                .diagnostic()
-                .param("domain", from_domain.clone())
-                .param("suffix", entry)
-                .source(edge.clone());
-            return Outcome::Rejected(self.reject(trace, &edge, d));
+        let cannot_route = |summary: &str| cannot_route_1017(&edge, &from_domain, &local, summary);
+        if let Some(r) = self.federation_gate(trace, &edge, &from_domain, &local) {
+            return Outcome::Rejected(r);
         }
         let peer = peer_server.to_ascii_lowercase();
         if let Some(a) = self.allowed_entry(&from_domain) {
@@ -1534,4 +1507,17 @@ impl Policy {
         }
         out
     }
+}
+
+/// 1017 "Cannot route From and To domains in this combination" with the parameters Lync
+/// sends (field article 003): the summary, the external and internal domains and their types.
+fn cannot_route_1017(edge: &str, external: &str, internal: &str, summary: &str) -> Diagnostic {
+    codes::CANNOT_ROUTE_DOMAIN_COMBINATION
+        .diagnostic()
+        .param("summary", summary)
+        .param("external-domain", external)
+        .param("external-type", "domain-type-remote")
+        .param("internal-domain", internal)
+        .param("internal-type", "domain-type-local")
+        .source(edge)
 }
