@@ -194,7 +194,19 @@ impl<'a> Scanner<'a> {
     /// Returns the unescaped content (a line fold inside counts as one SP).
     pub(crate) fn quoted_string(&mut self) -> Result<String> {
         self.expect(b'"', "expected '\"' opening a quoted string")?;
-        let mut out: Vec<u8> = Vec::new();
+        // Fast path: no quoted-pair and no fold before the closing quote (the usual case).
+        let rest = self.rest();
+        if let Some(end) = memchr::memchr3(b'"', b'\\', b'\n', rest)
+            && rest[end] == b'"'
+            && !rest[..end].iter().any(|&c| c < 0x20 && c != b'\t')
+        {
+            self.pos += end + 1;
+            return Ok(match std::str::from_utf8(&rest[..end]) {
+                Ok(t) => t.to_owned(),
+                Err(_) => String::from_utf8_lossy(&rest[..end]).into_owned(),
+            });
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(rest.len().min(64));
         loop {
             match self.peek() {
                 None => return Err(self.err("expected '\"' closing the quoted string")),

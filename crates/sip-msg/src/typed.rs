@@ -81,15 +81,18 @@ pub enum Transport {
 impl Transport {
     /// The transport a Via token names (case-insensitive).
     pub fn from_token(t: &str) -> Transport {
-        match t.to_ascii_uppercase().as_str() {
-            "UDP" => Transport::Udp,
-            "TCP" => Transport::Tcp,
-            "TLS" => Transport::Tls,
-            "SCTP" => Transport::Sctp,
-            "WS" => Transport::Ws,
-            "WSS" => Transport::Wss,
-            _ => Transport::Other(t.to_owned()),
-        }
+        const KNOWN: [(&str, Transport); 6] = [
+            ("UDP", Transport::Udp),
+            ("TCP", Transport::Tcp),
+            ("TLS", Transport::Tls),
+            ("SCTP", Transport::Sctp),
+            ("WS", Transport::Ws),
+            ("WSS", Transport::Wss),
+        ];
+        KNOWN
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(t))
+            .map_or_else(|| Transport::Other(t.to_owned()), |(_, k)| k.clone())
     }
 
     /// The token as it appears in a Via.
@@ -227,16 +230,24 @@ impl HeaderValue for Via {
         let mut params = Vec::new();
         s.params(&mut params)?;
         for p in &params {
-            let ok = match (p.name.to_ascii_lowercase().as_str(), p.value.as_deref()) {
+            let is = |n: &str| p.name.eq_ignore_ascii_case(n);
+            let v = p.value.as_deref();
+            let ok = if is("rport") {
                 // RFC 3581 §4: rport with no value in requests, a port in responses
-                ("rport", v) => v.is_none_or(|v| v.parse::<u16>().is_ok()),
-                ("ttl", Some(v)) => v.parse::<u8>().is_ok(),
-                ("received", Some(v)) => {
-                    let v = v.trim_start_matches('[').trim_end_matches(']');
-                    v.parse::<std::net::IpAddr>().is_ok()
-                }
-                ("branch" | "received" | "ttl" | "maddr", None) => false,
-                _ => true,
+                v.is_none_or(|v| v.parse::<u16>().is_ok())
+            } else if is("ttl") {
+                v.is_some_and(|v| v.parse::<u8>().is_ok())
+            } else if is("received") {
+                v.is_some_and(|v| {
+                    v.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok()
+                })
+            } else if is("branch") || is("maddr") {
+                v.is_some()
+            } else {
+                true
             };
             if !ok {
                 return Err(s.err("expected a valid value for the Via parameter before this point"));
