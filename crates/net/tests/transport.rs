@@ -21,6 +21,16 @@ use tokio::sync::mpsc;
 
 const OPTIONS: &[u8] = b"OPTIONS sip:fe.example.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK1\r\nFrom: <sip:a@example.test>;tag=1\r\nTo: <sip:fe.example.test>\r\nCall-ID: n1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
+/// A transport layer listening on TCP only, on a free loopback port.
+async fn tcp_net() -> (Net, mpsc::Receiver<NetEvent>) {
+    Net::start(Config {
+        tcp: vec![any()],
+        ..Config::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -83,12 +93,7 @@ async fn udp_round_trip_goes_out_of_the_listening_port() {
 
 #[tokio::test]
 async fn tcp_frames_split_messages_answers_pings_and_replies_on_the_same_connection() {
-    let (net, mut rx) = Net::start(Config {
-        tcp: vec![any()],
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let (net, mut rx) = tcp_net().await;
     let mut c = TcpStream::connect(net.local_addr(Proto::Tcp).unwrap())
         .await
         .unwrap();
@@ -122,12 +127,7 @@ async fn tcp_frames_split_messages_answers_pings_and_replies_on_the_same_connect
 
 #[tokio::test]
 async fn garbage_closes_only_the_guilty_connection() {
-    let (net, mut rx) = Net::start(Config {
-        tcp: vec![any()],
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let (net, mut rx) = tcp_net().await;
     let addr = net.local_addr(Proto::Tcp).unwrap();
     let mut good = TcpStream::connect(addr).await.unwrap();
     let mut bad = TcpStream::connect(addr).await.unwrap();
@@ -216,18 +216,8 @@ async fn the_connection_cap_refuses_extra_connections() {
 
 #[tokio::test]
 async fn outgoing_tcp_requests_reuse_one_connection_and_responses_come_back_on_it() {
-    let (a, mut arx) = Net::start(Config {
-        tcp: vec![any()],
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let (b, mut brx) = Net::start(Config {
-        tcp: vec![any()],
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let (a, mut arx) = tcp_net().await;
+    let (b, mut brx) = tcp_net().await;
     let to_b = Target::new(Proto::Tcp, b.local_addr(Proto::Tcp).unwrap());
     a.send(&to_b, Bytes::from_static(OPTIONS)).await.unwrap();
     a.send(&to_b, Bytes::from_static(OPTIONS)).await.unwrap();
@@ -417,18 +407,8 @@ async fn ipv6_udp_and_tcp_work_on_the_loopback() {
 // only for the connection's own IP.
 #[tokio::test]
 async fn an_alias_lets_requests_reuse_the_peers_connection() {
-    let (a, mut arx) = Net::start(Config {
-        tcp: vec![any()],
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let (b, mut brx) = Net::start(Config {
-        tcp: vec![any()],
-        ..Config::default()
-    })
-    .await
-    .unwrap();
+    let (a, mut arx) = tcp_net().await;
+    let (b, mut brx) = tcp_net().await;
     // a connects to b; b learns that a listens on a's TCP port (a's Via sent-by).
     a.send(
         &Target::new(Proto::Tcp, b.local_addr(Proto::Tcp).unwrap()),
