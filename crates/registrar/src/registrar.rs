@@ -128,6 +128,7 @@ pub struct Registrar {
     bindings: HashMap<Aor, Vec<Binding>>,
     by_id: HashMap<u64, Aor>,
     expiries: BTreeSet<(Time, u64)>,
+    by_flow: HashMap<FlowId, BTreeSet<u64>>,
     next_id: u64,
 }
 
@@ -162,6 +163,7 @@ impl Registrar {
             bindings: HashMap::new(),
             by_id: HashMap::new(),
             expiries: BTreeSet::new(),
+            by_flow: HashMap::new(),
             next_id: 1,
         })
     }
@@ -253,9 +255,12 @@ impl Registrar {
             for r in reqs {
                 first_expires.get_or_insert(r.expires);
                 let existing = current.iter().position(|b| key_of(b) == r.key);
-                // RFC 3261 §10.3 step 7: same Call-ID needs a higher CSeq.
-                if let Some(i) = existing
-                    && let Some(b) = current.get(i)
+                // RFC 3261 §10.3 step 7: same Call-ID needs a higher CSeq than the stored
+                // binding (as it was before this request: a contact listed twice is no reorder).
+                if let Some(b) = self
+                    .bindings
+                    .get(aor)
+                    .and_then(|l| l.iter().find(|b| key_of(b) == r.key))
                     && b.call_id == call_id
                     && cseq <= b.cseq
                 {
@@ -324,7 +329,7 @@ impl Registrar {
             request,
             aor,
             &bindings,
-            first_expires.unwrap_or(0),
+            first_expires,
             &call_id,
             cseq,
             &supports,
@@ -423,7 +428,7 @@ impl Registrar {
         request: &Message,
         aor: &Aor,
         bindings: &[Binding],
-        expires: u32,
+        expires: Option<u32>,
         call_id: &str,
         cseq: u32,
         supports: &dyn Fn(&str) -> bool,
@@ -439,8 +444,11 @@ impl Registrar {
                 self.contact_value(now, aor, b, supports),
             );
         }
-        // MS-SIP.md §2.5: a client treats a 200 without a positive Expires as not registered.
-        resp.push(HeaderName::Expires, expires);
+        // MS-SIP.md §2.5: a client treats a 200 without a positive Expires as not registered;
+        // a query (no Contact, RFC 3261 §10.2.3) changes nothing and gets no Expires.
+        if let Some(e) = expires {
+            resp.push(HeaderName::Expires, e);
+        }
         // RFC 3327 §5.3: Path is echoed when the UA said it supports it.
         if supports("path") {
             for p in paths {
@@ -448,7 +456,7 @@ impl Registrar {
             }
         }
         // RFC 3608 §6: the service route for requests from this UA.
-        if expires > 0 {
+        if expires.is_none_or(|e| e > 0) {
             for r in &self.config.service_route {
                 resp.push(HeaderName::ServiceRoute, r);
             }
@@ -561,9 +569,11 @@ impl Registrar {
             if at > now {
                 break;
             }
-            self.expiries.pop_first();
-            if self.remove_by_id(id) {
+            if self.remove_by_id(id).is_some() {
                 n += 1;
+            } else {
+                // An index entry without its binding; drop it so the loop moves on.
+                self.expiries.remove(&(at, id));
             }
         }
         n
@@ -577,23 +587,10 @@ impl Registrar {
     /// Removes the outbound bindings that live on `flow` (RFC 5626 §5.2: a flow's bindings die
     /// with its connection); returns them.
     pub fn flow_closed(&mut self, flow: FlowId) -> Vec<Binding> {
-        let mut gone = Vec::new();
-        let aors: Vec<Aor> = self
-            .bindings
-            .iter()
-            .filter(|(_, v)| v.iter().any(|b| b.flow == Some(flow)))
-            .map(|(a, _)| a.clone())
-            .collect();
-        for aor in aors {
-            let Some(list) = self.bindings.get(&aor) else {
-                continue;
-            };
-            let (dead, alive): (Vec<Binding>, Vec<Binding>) =
-                list.iter().cloned().partition(|b| b.flow == Some(flow));
-            self.replace_aor(&aor, alive);
-            gone.extend(dead);
-        }
-        gone
+        let ids = self.by_flow.remove(&flow).unwrap_or_default();
+        ids.into_iter()
+            .filter_map(|id| self.remove_by_id(id))
+            .collect()
     }
 
     /// Every live binding of `aor`, highest q first (RFC 3261 §16.6: forking order), then the
@@ -674,15 +671,22 @@ impl Registrar {
     }
 
     /// Replaces the bindings with those of `snapshot` still alive at `now`; returns how many
-    /// expired meanwhile and were dropped.
+    /// were dropped (expired meanwhile, or a repeated id in a damaged snapshot).
     pub fn restore(&mut self, now: Time, snapshot: Snapshot) -> usize {
         self.bindings.clear();
         self.by_id.clear();
         self.expiries.clear();
+        self.by_flow.clear();
         let mut dropped = 0;
         let mut by_aor: HashMap<Aor, Vec<Binding>> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         for b in snapshot.bindings {
             self.next_id = self.next_id.max(b.id.saturating_add(1));
+            // A damaged snapshot may repeat an id or carry 0; keep the first, skip the rest.
+            if b.id == 0 || !seen.insert(b.id) {
+                dropped += 1;
+                continue;
+            }
             if b.is_alive(now) {
                 by_aor.entry(b.aor.clone()).or_default().push(b);
             } else {
@@ -709,9 +713,8 @@ impl Registrar {
     /// giving new bindings (id 0) a fresh id.
     fn replace_aor(&mut self, aor: &Aor, mut list: Vec<Binding>) {
         if let Some(old) = self.bindings.remove(aor) {
-            for b in old {
-                self.by_id.remove(&b.id);
-                self.expiries.remove(&(b.expires_at, b.id));
+            for b in &old {
+                self.unindex(b);
             }
         }
         for b in &mut list {
@@ -721,24 +724,40 @@ impl Registrar {
             }
             self.by_id.insert(b.id, aor.clone());
             self.expiries.insert((b.expires_at, b.id));
+            if let Some(f) = b.flow {
+                self.by_flow.entry(f).or_default().insert(b.id);
+            }
         }
         if !list.is_empty() {
             self.bindings.insert(aor.clone(), list);
         }
     }
 
-    /// Removes the binding `id` if it is still stored.
-    fn remove_by_id(&mut self, id: u64) -> bool {
-        let Some(aor) = self.by_id.remove(&id) else {
-            return false;
-        };
-        if let Some(list) = self.bindings.get_mut(&aor) {
-            list.retain(|b| b.id != id);
-            if list.is_empty() {
-                self.bindings.remove(&aor);
+    /// Drops `b` from the id, expiry and flow indexes.
+    fn unindex(&mut self, b: &Binding) {
+        self.by_id.remove(&b.id);
+        self.expiries.remove(&(b.expires_at, b.id));
+        if let Some(f) = b.flow
+            && let Some(ids) = self.by_flow.get_mut(&f)
+        {
+            ids.remove(&b.id);
+            if ids.is_empty() {
+                self.by_flow.remove(&f);
             }
         }
-        true
+    }
+
+    /// Removes the binding `id` and returns it, if it is stored.
+    fn remove_by_id(&mut self, id: u64) -> Option<Binding> {
+        let aor = self.by_id.get(&id)?.clone();
+        let list = self.bindings.get_mut(&aor)?;
+        let pos = list.iter().position(|b| b.id == id)?;
+        let b = list.remove(pos);
+        if list.is_empty() {
+            self.bindings.remove(&aor);
+        }
+        self.unindex(&b);
+        Some(b)
     }
 }
 

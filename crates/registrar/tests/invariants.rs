@@ -140,6 +140,9 @@ proptest! {
                 Op::FlowClosed(f) => {
                     let gone = r.flow_closed(FlowId(u64::from(*f)));
                     prop_assert!(gone.iter().all(|b| b.flow == Some(FlowId(u64::from(*f)))));
+                    // No binding of that flow is left anywhere.
+                    let f = FlowId(u64::from(*f));
+                    prop_assert!(r.snapshot().bindings.iter().all(|b| b.flow != Some(f)));
                 }
                 Op::Restore => {
                     let snap = r.snapshot();

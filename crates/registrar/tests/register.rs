@@ -364,6 +364,18 @@ fn register_cases() {
             ],
         ),
         (
+            "a contact listed twice is one binding, the last listing wins",
+            vec![step(
+                0,
+                "c1",
+                1,
+                &[
+                    "Contact: <sip:alice@192.0.2.10:5061;transport=tls>;expires=600, <sip:alice@192.0.2.10:5061;transport=tls>;expires=900",
+                ],
+                Ok(&[(A, 900)]),
+            )],
+        ),
+        (
             "removing a binding that does not exist is a no-op",
             vec![step(
                 0,
@@ -494,6 +506,46 @@ fn the_200_ok_carries_what_lync_needs() {
     assert!(header_lines(&resp, "Require").is_empty());
     assert!(header_lines(&resp, "Path").is_empty());
     assert_eq!(resp.content_length().unwrap(), Some(0));
+}
+
+#[test]
+fn a_query_lists_bindings_without_expires() {
+    let mut r = registrar();
+    r.register(
+        Time(0),
+        &register(
+            "c1",
+            1,
+            &["Contact: <sip:alice@192.0.2.10>", "Expires: 600"],
+        ),
+        &alice(),
+        None,
+    )
+    .unwrap();
+    // RFC 3261 §10.2.3: no Contact is a query; it changes nothing.
+    let out = r
+        .register(
+            Time::from_secs(100),
+            &register("c2", 1, &[]),
+            &alice(),
+            None,
+        )
+        .unwrap();
+    assert_eq!((out.added, out.removed), (0, 0));
+    assert!(header_lines(&out.response, "Expires").is_empty());
+    assert_eq!(contact_addrs(&out.response)[0].expires(), Some(500));
+    // Removing everything answers Expires: 0.
+    let out = r
+        .register(
+            Time::from_secs(100),
+            &register("c2", 2, &["Contact: *", "Expires: 0"]),
+            &alice(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(out.removed, 1);
+    assert_eq!(header_lines(&out.response, "Expires"), vec!["0"]);
+    assert!(contact_addrs(&out.response).is_empty());
 }
 
 #[test]
@@ -953,6 +1005,15 @@ fn snapshot_restore_drops_what_expired_meanwhile() {
     let mut ids: Vec<u64> = r3.snapshot().bindings.iter().map(|b| b.id).collect();
     ids.dedup();
     assert_eq!(ids.len(), 4);
+
+    // A damaged snapshot repeating an id keeps the first copy only.
+    let mut snap: registrar::Snapshot = serde_json::from_str(&json).unwrap();
+    let copy = snap.bindings[0].clone();
+    snap.bindings.push(copy);
+    let mut r4 = registrar();
+    assert_eq!(r4.restore(Time(0), snap), 1);
+    assert_eq!(r4.len(), 3);
+    assert_eq!(r4.snapshot().bindings.len(), 3);
 }
 
 #[test]
