@@ -70,15 +70,58 @@ impl Aor {
         &self.domain
     }
 
-    /// The AOR as a `sip:` URI without parameters.
+    /// The AOR as a `sip:` URI without parameters (user part %-escaped as needed).
     pub fn to_sip_uri(&self) -> SipUri {
-        SipUri::new(Some(&self.user), Host::Domain(self.domain.clone()))
+        SipUri::new(
+            Some(&escape_user(&self.user)),
+            Host::Domain(self.domain.clone()),
+        )
     }
 }
 
 impl fmt::Display for Aor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sip:{}@{}", self.user, self.domain)
+        write!(f, "sip:{}@{}", escape_user(&self.user), self.domain)
+    }
+}
+
+/// %-escapes what RFC 3261 §25.1 does not allow unescaped in a user part
+/// (`user = 1*( unreserved / escaped / user-unreserved )`).
+fn escape_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aor_escapes_and_roundtrips_its_user() {
+        let aor = Aor::new("a b@c", "Example.TEST");
+        assert_eq!(aor.to_string(), "sip:a%20b%40c@example.test");
+        let uri = Uri::parse(&aor.to_string()).unwrap();
+        assert_eq!(Aor::from_uri(&uri), Some(aor));
+        assert_eq!(Aor::from_uri(&Uri::parse("sip:192.0.2.1").unwrap()), None);
+        assert_eq!(
+            Aor::from_uri(&Uri::parse("sip:bob@192.0.2.1").unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn time_arithmetic_saturates_and_rounds_up() {
+        assert_eq!(Time(0).plus_secs(2), Time(2000));
+        assert_eq!(Time(u64::MAX).plus_secs(1), Time(u64::MAX));
+        assert_eq!(Time(0).secs_until(Time(1001)), 2);
+        assert_eq!(Time(5000).secs_until(Time(1000)), 0);
     }
 }
 

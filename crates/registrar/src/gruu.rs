@@ -56,14 +56,32 @@ impl Secret {
         m
     }
 
-    /// The temporary GRUU `sip:tgruu.<b64(id ‖ counter ‖ HMAC)>@domain;gr` (RFC 5627 §5.3:
-    /// opaque, unguessable, and not revealing the AOR or instance).
+    /// The mask hiding a temporary GRUU's binding id and counter, keyed by its HMAC.
+    fn temp_mask(&self, tag: &[u8]) -> [u8; 12] {
+        let mut m = self.mac();
+        m.update(b"convene temp-gruu mask\0");
+        m.update(tag);
+        let out = m.finalize().into_bytes();
+        let mut mask = [0u8; 12];
+        for (d, s) in mask.iter_mut().zip(out.iter()) {
+            *d = *s;
+        }
+        mask
+    }
+
+    /// The temporary GRUU `sip:tgruu.<b64(HMAC ‖ masked(id ‖ counter))>@domain;gr` (RFC 5627
+    /// §5.3: opaque and unguessable; it reveals neither the AOR, the instance, nor how many
+    /// bindings or refreshes there were).
     pub(crate) fn temp_gruu(&self, t: TempGruu, instance: &str, aor: &Aor) -> SipUri {
-        let tag = self.temp_mac(t, instance, aor).finalize().into_bytes();
-        let mut raw = Vec::with_capacity(12 + MAC_LEN);
-        raw.extend_from_slice(&t.binding_id.to_be_bytes());
-        raw.extend_from_slice(&t.counter.to_be_bytes());
-        raw.extend_from_slice(tag.get(..MAC_LEN).unwrap_or(&[]));
+        let full = self.temp_mac(t, instance, aor).finalize().into_bytes();
+        let tag = full.get(..MAC_LEN).unwrap_or(&[]);
+        let mask = self.temp_mask(tag);
+        let mut plain = [0u8; 12];
+        plain[..8].copy_from_slice(&t.binding_id.to_be_bytes());
+        plain[8..].copy_from_slice(&t.counter.to_be_bytes());
+        let mut raw = Vec::with_capacity(MAC_LEN + 12);
+        raw.extend_from_slice(tag);
+        raw.extend(plain.iter().zip(mask.iter()).map(|(p, m)| p ^ m));
         let user = format!("{TEMP_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
         let mut uri = SipUri::new(Some(&user), sip_msg::Host::Domain(aor.domain().to_owned()));
         uri.params.push(UriParam {
@@ -73,20 +91,27 @@ impl Secret {
         uri
     }
 
-    /// The binding id and counter a temporary GRUU's user part claims (not yet verified).
-    pub(crate) fn parse_temp(user: &str) -> Option<(TempGruu, Vec<u8>)> {
+    /// The binding id and counter a temporary GRUU's user part claims, and its HMAC
+    /// (not yet verified: see [`Secret::verify_temp`]).
+    pub(crate) fn parse_temp(&self, user: &str) -> Option<(TempGruu, Vec<u8>)> {
         let b64 = user.strip_prefix(TEMP_PREFIX)?;
         let raw = URL_SAFE_NO_PAD.decode(b64).ok()?;
-        if raw.len() != 12 + MAC_LEN {
+        if raw.len() != MAC_LEN + 12 {
             return None;
         }
-        let id: [u8; 8] = raw.get(..8)?.try_into().ok()?;
-        let counter: [u8; 4] = raw.get(8..12)?.try_into().ok()?;
+        let tag = raw.get(..MAC_LEN)?;
+        let mask = self.temp_mask(tag);
+        let mut plain = [0u8; 12];
+        for ((d, c), m) in plain.iter_mut().zip(raw.get(MAC_LEN..)?).zip(mask.iter()) {
+            *d = c ^ m;
+        }
+        let id: [u8; 8] = plain.get(..8)?.try_into().ok()?;
+        let counter: [u8; 4] = plain.get(8..)?.try_into().ok()?;
         let t = TempGruu {
             binding_id: u64::from_be_bytes(id),
             counter: u32::from_be_bytes(counter),
         };
-        Some((t, raw.get(12..)?.to_vec()))
+        Some((t, tag.to_vec()))
     }
 
     /// Whether `tag` is the HMAC of `t` for this instance and AOR (constant-time compare).
@@ -152,7 +177,7 @@ mod tests {
             "a temp GRUU must not reveal the AOR: {user}"
         );
         assert_eq!(uri.gr(), Some(None));
-        let (parsed, tag) = Secret::parse_temp(&user).unwrap();
+        let (parsed, tag) = s.parse_temp(&user).unwrap();
         assert_eq!(parsed, t);
         assert!(s.verify_temp(parsed, &tag, inst, &aor));
         // Another secret, instance or AOR does not verify.

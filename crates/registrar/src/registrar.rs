@@ -641,7 +641,7 @@ impl Registrar {
                     .cloned()
             }
             None => {
-                let (t, tag) = Secret::parse_temp(sip.user.as_deref()?)?;
+                let (t, tag) = self.secret.parse_temp(sip.user.as_deref()?)?;
                 let aor = self.by_id.get(&t.binding_id)?;
                 let b = self
                     .bindings
