@@ -39,7 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
             ),
             proptest::option::of(prop_oneof![Just(0u32), 30u32..9000]),
             proptest::bool::weighted(0.1),
-            proptest::option::of(0u8..3),
+            proptest::option::of(0u8..2),
             0u8..8,
         )
             .prop_map(|(user, call_id, cseq, contacts, expires, star, flow, supported)| Op::Register {
@@ -53,7 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
                 supported,
             }),
         3 => (0u32..4000).prop_map(Op::Advance),
-        1 => (0u8..3).prop_map(Op::FlowClosed),
+        2 => (0u8..2).prop_map(Op::FlowClosed),
         1 => Just(Op::Restore),
     ]
 }
