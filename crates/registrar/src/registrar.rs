@@ -94,18 +94,34 @@ fn key_of(b: &Binding) -> BindingKey {
     }
 }
 
-/// A comparison key for a Contact URI (RFC 3261 §19.1.4, simplified: scheme, user, lower-cased
-/// host, port and transport; other parameters do not distinguish bindings).
+/// A comparison key for a Contact URI (RFC 3261 §19.1.4: scheme, user and password compared
+/// after unescaping and case-sensitively, host case-insensitively, port as written, and the
+/// `user`, `ttl`, `method`, `maddr` and `transport` parameters; other parameters do not tell
+/// bindings apart).
 fn contact_key(contact: &str) -> String {
     match Uri::parse(contact) {
-        Ok(Uri::Sip(u)) => format!(
-            "{}:{}@{}:{}:{}",
-            if u.secure { "sips" } else { "sip" },
-            u.user.as_deref().unwrap_or(""),
-            u.host.to_string().to_ascii_lowercase(),
-            u.port.map(|p| p.to_string()).unwrap_or_default(),
-            u.transport().unwrap_or_default()
-        ),
+        Ok(Uri::Sip(u)) => {
+            let p = |n: &str| {
+                u.param(n)
+                    .flatten()
+                    .map(str::to_ascii_lowercase)
+                    .unwrap_or_default()
+            };
+            format!(
+                "{}:{}:{}@{}:{}|{}|{}|{}|{}|{}",
+                if u.secure { "sips" } else { "sip" },
+                u.user_unescaped().unwrap_or_default(),
+                u.password.as_deref().unwrap_or(""),
+                u.host.to_string().to_ascii_lowercase(),
+                u.port.map(|p| p.to_string()).unwrap_or_default(),
+                p("transport"),
+                p("user"),
+                p("ttl"),
+                // RFC 3261 §19.1.4: method is compared case-sensitively.
+                u.param("method").flatten().unwrap_or(""),
+                p("maddr"),
+            )
+        }
         _ => contact.to_owned(),
     }
 }

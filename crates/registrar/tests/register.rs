@@ -376,6 +376,62 @@ fn register_cases() {
             )],
         ),
         (
+            "contact URIs compare per RFC 3261 §19.1.4",
+            vec![
+                step(
+                    0,
+                    "c1",
+                    1,
+                    &[
+                        "Contact: <sip:Alice@Host.Example.TEST:5060;transport=TCP;ob>",
+                        "Expires: 600",
+                    ],
+                    Ok(&[("sip:Alice@Host.Example.TEST:5060;transport=TCP;ob", 600)]),
+                ),
+                // Host case, transport value case and an extra parameter do not matter.
+                step(
+                    1,
+                    "c1",
+                    2,
+                    &[
+                        "Contact: <sip:Alice@host.example.test:5060;transport=tcp>",
+                        "Expires: 700",
+                    ],
+                    Ok(&[("sip:Alice@host.example.test:5060;transport=tcp", 700)]),
+                ),
+                // %-escapes are compared decoded.
+                step(
+                    2,
+                    "c1",
+                    3,
+                    &[
+                        "Contact: <sip:%41lice@host.example.test:5060;transport=tcp>",
+                        "Expires: 800",
+                    ],
+                    Ok(&[("sip:%41lice@host.example.test:5060;transport=tcp", 800)]),
+                ),
+                // User case, a missing port or another maddr make another binding.
+                step(
+                    3,
+                    "c1",
+                    4,
+                    &[
+                        "Contact: <sip:alice@host.example.test:5060;transport=tcp>, <sip:Alice@host.example.test;transport=tcp>, <sip:Alice@host.example.test:5060;transport=tcp;maddr=192.0.2.1>",
+                        "Expires: 900",
+                    ],
+                    Ok(&[
+                        ("sip:alice@host.example.test:5060;transport=tcp", 900),
+                        ("sip:Alice@host.example.test;transport=tcp", 900),
+                        (
+                            "sip:Alice@host.example.test:5060;transport=tcp;maddr=192.0.2.1",
+                            900,
+                        ),
+                        ("sip:%41lice@host.example.test:5060;transport=tcp", 799),
+                    ]),
+                ),
+            ],
+        ),
+        (
             "removing a binding that does not exist is a no-op",
             vec![step(
                 0,
