@@ -620,4 +620,44 @@ catalogue! {
         fix: "Reissue the peer's certificate with both Server Authentication and Client Authentication EKUs (`convene ctl certs init` makes such certificates).",
         citation: "Convene; field: seed-002 (Lync and Cisco CUPS federation)",
     }
+    /// 60010 (Convene)
+    INSTANCE_NOT_DERIVED_FROM_EPID = {
+        id: 60010, status: 400, status_evidence: Chosen, header: Private,
+        reason: "The +sip.instance was not derived from the epid", params: &["epid", "instance"],
+        meaning: "A REGISTER carries a From `epid` and a Contact `+sip.instance` that does not match the instance derived from that epid; the server must check they belong together ([MS-SIPAE] 3.3.5.2). No Microsoft code is known.",
+        fix: "Client problem: a Microsoft client derives its instance from its epid; a client that sends both must keep them consistent (or send only one).",
+        citation: "Convene; rule from [MS-SIPAE] 3.3.5.2",
+    }
+    /// 60011 (Convene)
+    INVALID_REGISTER = {
+        id: 60011, status: 400, status_evidence: Chosen, header: Private,
+        reason: "Invalid registration request", params: &["detail"],
+        meaning: "The REGISTER breaks a rule of RFC 3261 §10.3 or RFC 5626 §6 (a malformed Contact/Expires/Call-ID/CSeq, `Contact: *` with other contacts or a non-zero Expires, several contacts with reg-id); `detail` says which.",
+        fix: "Client problem: see `detail` and correct the REGISTER.",
+        citation: "Convene; rules from RFC 3261 §10.3, RFC 5626 §6",
+    }
+    /// 60012 (Convene)
+    REGISTRATION_TOO_BRIEF = {
+        id: 60012, status: 423, status_evidence: Chosen, header: Private,
+        reason: "Registration interval too brief", params: &["min-expires"],
+        meaning: "A contact asked for a registration interval below the registrar's minimum (RFC 3261 §10.3 step 6, 423 Interval Too Brief with Min-Expires).",
+        fix: "The client retries with at least Min-Expires; lower `min_expires` of the registrar if clients cannot.",
+        citation: "Convene; rule from RFC 3261 §10.3",
+    }
+    /// 60013 (Convene)
+    REGISTER_OUT_OF_ORDER = {
+        id: 60013, status: 400, status_evidence: Chosen, header: Private,
+        reason: "REGISTER out of order", params: &["cseq", "stored-cseq"],
+        meaning: "The REGISTER has the Call-ID of a stored binding but a CSeq not higher than the binding's, so it is older than what the registrar already applied; RFC 3261 §10.3 step 7 says the update is aborted and the request fails (the status is Convene's choice).",
+        fix: "Client problem: increase CSeq for every REGISTER sent with the same Call-ID.",
+        citation: "Convene; rule from RFC 3261 §10.3",
+    }
+    /// 60014 (Convene)
+    FIRST_HOP_LACKS_OUTBOUND = {
+        id: 60014, status: 439, status_evidence: Chosen, header: Private,
+        reason: "First hop lacks outbound support", params: &[],
+        meaning: "The REGISTER asks for an outbound flow (reg-id, Supported: outbound) but the proxy that added the first Path did not mark it with `ob` (RFC 5626 §6, 439 First Hop Lacks Outbound Support).",
+        fix: "Use an edge proxy that supports outbound, or register without reg-id.",
+        citation: "Convene; rule from RFC 5626 §6",
+    }
 }

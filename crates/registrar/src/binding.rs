@@ -1,0 +1,191 @@
+//! What the location service stores: address-of-record, binding, the time and flow newtypes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sip_msg::{Host, SipUri, Uri};
+
+/// A point in time on the caller's clock, in milliseconds (Unix epoch when bindings are
+/// persisted, so a restart can tell which expired meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// `secs` seconds after the epoch.
+    pub fn from_secs(secs: u64) -> Time {
+        Time(secs.saturating_mul(1000))
+    }
+
+    /// This time plus `secs` seconds.
+    pub fn plus_secs(self, secs: u32) -> Time {
+        Time(self.0.saturating_add(u64::from(secs) * 1000))
+    }
+
+    /// Whole seconds from `self` until `later`, rounded up (0 if `later` is not after `self`).
+    pub fn secs_until(self, later: Time) -> u32 {
+        let ms = later.0.saturating_sub(self.0);
+        u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
+    }
+}
+
+/// A connection (flow) the transport layer names; bindings made over an outbound flow die with it
+/// (RFC 5626 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FlowId(pub u64);
+
+/// An address-of-record in canonical form `sip:user@domain` (RFC 3261 §10.3 step 5: scheme
+/// `sip`, parameters and headers dropped, domain compared case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Aor {
+    user: String,
+    domain: String,
+}
+
+impl Aor {
+    /// The AOR `sip:user@domain`; the domain is lower-cased.
+    pub fn new(user: &str, domain: &str) -> Aor {
+        Aor {
+            user: user.to_owned(),
+            domain: domain.to_ascii_lowercase(),
+        }
+    }
+
+    /// The AOR of a SIP URI with a user part and a domain host (e.g. the To of a REGISTER).
+    pub fn from_uri(uri: &Uri) -> Option<Aor> {
+        let sip = uri.as_sip()?;
+        let user = sip.user_unescaped()?;
+        match &sip.host {
+            Host::Domain(d) => Some(Aor::new(&user, d)),
+            _ => None,
+        }
+    }
+
+    /// The user part.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The domain, lower case.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The AOR as a `sip:` URI without parameters (user part %-escaped as needed).
+    pub fn to_sip_uri(&self) -> SipUri {
+        SipUri::new(
+            Some(&escape_user(&self.user)),
+            Host::Domain(self.domain.clone()),
+        )
+    }
+}
+
+impl fmt::Display for Aor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sip:{}@{}", escape_user(&self.user), self.domain)
+    }
+}
+
+/// %-escapes what RFC 3261 §25.1 does not allow unescaped in a user part
+/// (`user = 1*( unreserved / escaped / user-unreserved )`).
+fn escape_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aor_escapes_and_roundtrips_its_user() {
+        let aor = Aor::new("a b@c", "Example.TEST");
+        assert_eq!(aor.to_string(), "sip:a%20b%40c@example.test");
+        let uri = Uri::parse(&aor.to_string()).unwrap();
+        assert_eq!(Aor::from_uri(&uri), Some(aor));
+        assert_eq!(Aor::from_uri(&Uri::parse("sip:192.0.2.1").unwrap()), None);
+        assert_eq!(
+            Aor::from_uri(&Uri::parse("sip:bob@192.0.2.1").unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn time_arithmetic_saturates_and_rounds_up() {
+        assert_eq!(Time(0).plus_secs(2), Time(2000));
+        assert_eq!(Time(u64::MAX).plus_secs(1), Time(u64::MAX));
+        assert_eq!(Time(0).secs_until(Time(1001)), 2);
+        assert_eq!(Time(5000).secs_until(Time(1000)), 0);
+    }
+}
+
+/// A Contact parameter kept with a binding and written back in the 200 OK
+/// (`+sip.instance`, `reg-id`, `proxy=replace`, feature tags …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredParam {
+    /// The name as written.
+    pub name: String,
+    /// The value without quotes, `None` for a flag.
+    pub value: Option<String>,
+    /// Whether the value was a quoted-string.
+    pub quoted: bool,
+}
+
+/// One binding of an AOR to a contact (RFC 3261 §10.3 step 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The address-of-record.
+    pub aor: Aor,
+    /// Registrar-unique id (names the binding's temporary GRUUs).
+    pub id: u64,
+    /// The Contact URI as registered.
+    pub contact: String,
+    /// Contact parameters echoed in the 200 OK (not `expires`, `q` or GRUU parameters).
+    pub params: Vec<StoredParam>,
+    /// `q` in thousandths, if given (RFC 3261 §20.10).
+    pub q_millis: Option<u16>,
+    /// When the binding expires.
+    pub expires_at: Time,
+    /// Call-ID of the REGISTER that last updated it (RFC 3261 §10.3 step 7).
+    pub call_id: String,
+    /// CSeq of that REGISTER.
+    pub cseq: u32,
+    /// `+sip.instance` without angle brackets (RFC 5626 §4.1).
+    pub instance: Option<String>,
+    /// `reg-id` when the binding is an outbound flow binding (RFC 5626 §6).
+    pub reg_id: Option<u32>,
+    /// The flow an outbound binding lives on (RFC 5626 §5.2).
+    pub flow: Option<FlowId>,
+    /// Path values in order (RFC 3327 §5.3), used as the route set towards the contact.
+    pub path: Vec<String>,
+    /// The From `epid` of the registering Microsoft endpoint ([MS-SIPRE] 3.2).
+    pub epid: Option<String>,
+    /// First temporary-GRUU counter still valid (RFC 5627 §5.3: a new Call-ID invalidates older ones).
+    pub temp_gruu_first: u32,
+    /// Counter of the latest temporary GRUU issued, 0 if none.
+    pub temp_gruu_last: u32,
+}
+
+impl Binding {
+    /// The q-value used for ordering: an absent q counts as 1.0 (RFC 3261 §16.6 treats contacts
+    /// without q as the highest preference band).
+    pub fn q_order(&self) -> u16 {
+        self.q_millis.unwrap_or(1000)
+    }
+
+    /// The seconds left at `now` (what the 200 OK's `expires` says).
+    pub fn remaining(&self, now: Time) -> u32 {
+        now.secs_until(self.expires_at)
+    }
+
+    /// Whether the binding is still alive at `now`.
+    pub fn is_alive(&self, now: Time) -> bool {
+        self.expires_at > now
+    }
+}
