@@ -548,10 +548,7 @@ impl Registrar {
     /// for 423 (RFC 3261 §10.3 step 6) and Allow for 405 (RFC 3261 §21.4.6).
     pub fn reject(&self, request: &Message, err: &RegistrarError) -> Message {
         let status = err.status();
-        let reason = match status {
-            439 => "First Hop Lacks Outbound Support",
-            s => sip_msg::default_reason(s),
-        };
+        let reason = sip_msg::default_reason(status);
         let call_id = request
             .call_id()
             .ok()
