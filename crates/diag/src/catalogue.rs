@@ -604,4 +604,12 @@ catalogue! {
         fix: "Send the request to a server that runs the role, or enable the role in the topology once Convene provides it.",
         citation: CONVENE,
     }
+    /// 60008 (Convene)
+    AUTH_FAILURES_THROTTLED = {
+        id: 60008, status: 403, status_evidence: Chosen, header: Private,
+        reason: "Too many authentication failures from this address", params: &[],
+        meaning: "The source address made more failed authentication attempts (wrong password, unknown user, forged or replayed credentials) than the failure limit allows; requests from it are refused until enough time passes. Other addresses are not affected.",
+        fix: "Wait and retry with the right credentials; if a legitimate client keeps failing (a stale saved password), correct it on the client. Check the authentication log for the address.",
+        citation: CONVENE,
+    }
 }
