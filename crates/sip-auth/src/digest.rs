@@ -275,7 +275,8 @@ impl<S: Credentials> DigestVerifier<S> {
                 uri,
             },
         );
-        let matches = ct_eq(expected.as_bytes(), given.to_ascii_lowercase().as_bytes());
+        // RFC 7616 §3.4.1: the response is lower-case hex (LHEX); compared exactly.
+        let matches = ct_eq(expected.as_bytes(), given.as_bytes());
         if !(matches && known && ha1.algorithm() == algorithm.base()) {
             return Err(AuthError::BadCredentials);
         }
