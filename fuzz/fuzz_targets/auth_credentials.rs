@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
     cfg.algorithms = Algorithm::ALL.to_vec();
     cfg.nc_capacity = 4;
     let mut v = DigestVerifier::new(cfg, Alice);
-    let nonce = v.challenges(100, false).remove(0).nonce().unwrap_or_default().to_owned();
+    let nonce = v
+        .challenges(100, false)
+        .remove(0)
+        .nonce()
+        .unwrap_or_default()
+        .to_owned();
     // "@N" in the input stands for a nonce this server minted.
     let value = String::from_utf8_lossy(data).replace("@N", &nonce);
     for header in ["Authorization", "Proxy-Authorization"] {
@@ -39,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Ok(all) = m.authorization() {
             for creds in all {
-                let target = sip_auth::RequestTarget { method: "INVITE", uri: &value };
+                let target = sip_auth::RequestTarget {
+                    method: "INVITE",
+                    uri: &value,
+                };
                 let _ = v.verify(&target, &creds, 150);
             }
         }

@@ -258,12 +258,12 @@ impl<S: Credentials> DigestVerifier<S> {
             NonceCheck::Invalid => return Err(AuthError::InvalidNonce),
             NonceCheck::Fresh { issued } | NonceCheck::Expired { issued } => issued,
         };
-        // The same work whether the user exists or not: a dummy HA1 for unknown users.
+        // The same work whether the user exists or not: the dummy HA1 stands in for unknown
+        // users, and is computed for known ones too so both paths hash the same amount.
+        let dummy = crate::ha1(user, &self.realm, &self.dummy_password, algorithm.base());
         let stored = self.store.ha1(user, &self.realm, algorithm.base());
         let known = stored.is_some();
-        let ha1 = stored.unwrap_or_else(|| {
-            crate::ha1(user, &self.realm, &self.dummy_password, algorithm.base())
-        });
+        let ha1 = stored.unwrap_or(dummy);
         let expected = response(
             &ha1,
             &ResponseParts {
