@@ -660,4 +660,12 @@ catalogue! {
         fix: "Use an edge proxy that supports outbound, or register without reg-id.",
         citation: "Convene; rule from RFC 5626 §6",
     }
+    /// 60015 (Convene)
+    AUTH_FAILURES_THROTTLED = {
+        id: 60015, status: 403, status_evidence: Chosen, header: Private,
+        reason: "Too many authentication failures from this address", params: &[],
+        meaning: "The source address made more failed authentication attempts (wrong password, unknown user, forged or replayed credentials) than the failure limit allows; requests from it are refused until enough time passes. Other addresses are not affected.",
+        fix: "Wait and retry with the right credentials; if a legitimate client keeps failing (a stale saved password), correct it on the client. Check the authentication log for the address.",
+        citation: CONVENE,
+    }
 }
