@@ -16,6 +16,15 @@ pub struct Guid {
     data4: [u8; 8],
 }
 
+/// Reverses the byte order of Data1, Data2 and Data3: turns RFC 4122 (big-endian) order into
+/// Windows GUID order and back; Data4 is the same in both.
+fn swap_fields(mut b: [u8; 16]) -> [u8; 16] {
+    b[..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    b
+}
+
 /// The namespace GUID of the epid derivation, fcacfb03-8a73-46ef-91b1-e5ebeeaba4fe
 /// (MS-SIP.md §2.2, from [impl:sipe uuid.c]).
 const EPID_NAMESPACE: Guid = Guid {
@@ -71,30 +80,7 @@ impl Guid {
 
     /// The GUID from 16 bytes in Windows GUID order (Data1..3 little-endian).
     pub fn from_windows_bytes(b: [u8; 16]) -> Guid {
-        let [
-            a0,
-            a1,
-            a2,
-            a3,
-            b0,
-            b1,
-            c0,
-            c1,
-            d0,
-            d1,
-            d2,
-            d3,
-            d4,
-            d5,
-            d6,
-            d7,
-        ] = b;
-        Guid {
-            data1: u32::from_le_bytes([a0, a1, a2, a3]),
-            data2: u16::from_le_bytes([b0, b1]),
-            data3: u16::from_le_bytes([c0, c1]),
-            data4: [d0, d1, d2, d3, d4, d5, d6, d7],
-        }
+        Guid::from_rfc_bytes(swap_fields(b))
     }
 
     /// The 16 bytes in Windows GUID order (Data1 LE u32, Data2/Data3 LE u16, Data4 raw).
