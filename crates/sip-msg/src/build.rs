@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::error::ParseError;
 use crate::header::{Header, HeaderName};
-use crate::message::{Message, parse_head, split_headers};
+use crate::message::{MANDATORY, Message, parse_head, split_headers};
 use crate::typed::{CSeq, CallId, Method, MsDiagnostics, NameAddr, Via};
 use crate::uri::Uri;
 
@@ -147,14 +147,8 @@ pub fn answer_malformed(raw: &[u8], err: &ParseError) -> Option<Message> {
     // client can match the response even when their values are what is malformed (its branch
     // is in the copied Via). The transport sends the answer to the request's source address
     // (RFC 3261 §18.2.2 with RFC 3581 behaviour) when the top Via cannot be read.
-    for name in [
-        HeaderName::Via,
-        HeaderName::From,
-        HeaderName::To,
-        HeaderName::CallId,
-        HeaderName::CSeq,
-    ] {
-        req.header(&name)?;
+    for name in &MANDATORY {
+        req.header(name)?;
     }
     let mut resp = Message::response_to(&req, err.status_code(), &err.reason_phrase(), None);
     // Keep only the top Via's line value correct: every Via is copied as received.

@@ -14,6 +14,16 @@ use crate::typed::{
 };
 use crate::uri::{Uri, UriContext, parse_uri};
 
+/// The headers every request and response carries (RFC 3261 §8.1.1) and a response copies from
+/// its request (§8.2.6.2).
+pub(crate) const MANDATORY: [HeaderName; 5] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+];
+
 /// A request line: method and Request-URI (RFC 3261 §7.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestLine {
@@ -712,17 +722,11 @@ impl Message {
             .headers
             .last()
             .map_or(0, |h| h.value_offset + h.value().len());
-        for name in [
-            HeaderName::Via,
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-            HeaderName::CSeq,
-        ] {
-            if self.header(&name).is_none() {
+        for name in &MANDATORY {
+            if self.header(name).is_none() {
                 return Err(ParseError::new(
                     end,
-                    part_of(&name),
+                    part_of(name),
                     ErrorKind::Semantic,
                     "expected this mandatory header (RFC 3261 §8.1.1)",
                 ));
