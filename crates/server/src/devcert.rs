@@ -71,15 +71,7 @@ impl DevPki {
             return Ok((pki, false));
         }
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let mut ca = CertificateParams::new(Vec::<String>::new())?;
-        ca.distinguished_name
-            .push(DnType::CommonName, "Convene development CA");
-        ca.distinguished_name
-            .push(DnType::OrganizationName, "Convene (development only)");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_key = KeyPair::generate()?;
-        let ca_cert = ca.self_signed(&ca_key)?;
+        let ca = DevCa::new()?;
 
         let mut leaf = CertificateParams::new(vec![fqdn.to_string(), "localhost".to_string()])?;
         leaf.subject_alt_names
@@ -96,13 +88,12 @@ impl DevPki {
             KeyUsagePurpose::KeyEncipherment,
         ];
         let key = KeyPair::generate()?;
-        let issuer = Issuer::new(ca, ca_key);
-        let cert = leaf.signed_by(&key, &issuer)?;
+        let cert = leaf.signed_by(&key, &ca.issuer)?;
 
-        write(&pki.ca_cert, ca_cert.pem().as_bytes(), false)?;
+        write(&pki.ca_cert, ca.cert_pem.as_bytes(), false)?;
         write(
             &pki.cert,
-            format!("{}{}", cert.pem(), ca_cert.pem()).as_bytes(),
+            format!("{}{}", cert.pem(), ca.cert_pem).as_bytes(),
             false,
         )?;
         write(&pki.key, key.serialize_pem().as_bytes(), true)?;
@@ -154,15 +145,59 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, CertError> {
 }
 
 fn write(path: &Path, data: &[u8], secret: bool) -> Result<(), CertError> {
-    fs::write(path, data).map_err(io(path))?;
+    write_file(path, data, secret).map_err(io(path))
+}
+
+/// Writes a PEM file; a `secret` one (a private key) is made readable by its owner only (0600).
+pub fn write_file(path: &Path, data: &[u8], secret: bool) -> std::io::Result<()> {
+    fs::write(path, data)?;
     #[cfg(unix)]
     if secret {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io(path))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
     }
     #[cfg(not(unix))]
     let _ = secret;
     Ok(())
+}
+
+/// A new development CA: what `convene up` makes on first start and `convene ctl certs init`
+/// makes for a topology.
+pub struct DevCa {
+    /// The CA certificate (PEM).
+    pub cert_pem: String,
+    /// The CA's private key (PEM, PKCS#8).
+    pub key_pem: String,
+    /// Signs certificates with the CA's key.
+    pub issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for DevCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevCa")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevCa {
+    /// A self-signed CA named "Convene development CA", for signing certificates only.
+    pub fn new() -> Result<DevCa, rcgen::Error> {
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.distinguished_name
+            .push(DnType::CommonName, "Convene development CA");
+        ca.distinguished_name
+            .push(DnType::OrganizationName, "Convene (development only)");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate()?;
+        let cert = ca.self_signed(&key)?;
+        Ok(DevCa {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            issuer: Issuer::new(ca, key),
+        })
+    }
 }
 
 #[cfg(test)]

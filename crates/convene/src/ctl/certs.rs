@@ -7,10 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
 use rustls::client::danger::ServerCertVerifier as _;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -112,19 +109,10 @@ enum CertsError {
 }
 
 fn write(path: &Path, data: &str, secret: bool) -> Result<(), CertsError> {
-    let io = |source| CertsError::Io {
+    server::devcert::write_file(path, data.as_bytes(), secret).map_err(|source| CertsError::Io {
         path: path.to_owned(),
         source,
-    };
-    std::fs::write(path, data).map_err(io)?;
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    Ok(())
+    })
 }
 
 fn make(t: &Topology, a: &InitArgs) -> Result<String, CertsError> {
@@ -132,19 +120,11 @@ fn make(t: &Topology, a: &InitArgs) -> Result<String, CertsError> {
         path: a.out.clone(),
         source,
     })?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.distinguished_name
-        .push(DnType::CommonName, "Convene development CA");
-    ca.distinguished_name
-        .push(DnType::OrganizationName, "Convene (development only)");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca.self_signed(&ca_key)?;
-    let ca_pem = ca_cert.pem();
+    let ca = server::devcert::DevCa::new()?;
+    let ca_pem = ca.cert_pem.clone();
     write(&a.out.join("ca.pem"), &ca_pem, false)?;
-    write(&a.out.join("ca.key"), &ca_key.serialize_pem(), true)?;
-    let issuer = Issuer::new(ca, ca_key);
+    write(&a.out.join("ca.key"), &ca.key_pem, true)?;
+    let issuer = ca.issuer;
     let mut out = format!(
         "{}: development CA (ca.key is secret)\n",
         a.out.join("ca.pem").display()
