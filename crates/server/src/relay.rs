@@ -96,7 +96,9 @@ pub fn shared_secret(data_dir: &Path) -> std::io::Result<Vec<u8>> {
             return Ok(s.as_bytes().to_vec());
         }
     }
-    let secret = random_hex(32);
+    let mut bytes = [0u8; 32];
+    fill_random(&mut bytes)?;
+    let secret: String = bytes.iter().map(|x| format!("{x:02x}")).collect();
     std::fs::write(&path, format!("{secret}\n"))?;
     #[cfg(unix)]
     {
@@ -106,24 +108,13 @@ pub fn shared_secret(data_dir: &Path) -> std::io::Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
-/// Hex of `n` random bytes from the OS (through the TLS library's RNG).
-fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    if rustls::crypto::aws_lc_rs::default_provider()
+/// Fills `buf` from the OS random number generator (through the TLS library's provider).
+/// Secrets are never made from anything weaker: a failing RNG is an error.
+fn fill_random(buf: &mut [u8]) -> std::io::Result<()> {
+    rustls::crypto::aws_lc_rs::default_provider()
         .secure_random
-        .fill(&mut b)
-        .is_err()
-    {
-        // The OS RNG failing is not recoverable in a meaningful way; fall back to a hashed clock.
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(151);
-        }
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+        .fill(buf)
+        .map_err(|_| std::io::Error::other("the operating system's random number generator failed"))
 }
 
 /// Starts the relay. SIP connections found on the shared port are handed to `sip`.
@@ -159,9 +150,10 @@ pub async fn start(
         tokio::spawn(handoffs(handoff_rx, sip, bound));
     }
     let mut secret = [0u8; 32];
-    let _ = rustls::crypto::aws_lc_rs::default_provider()
-        .secure_random
-        .fill(&mut secret);
+    fill_random(&mut secret).map_err(err(
+        "nonce secret",
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+    ))?;
     let mut cfg = ServerConfig::new(&settings.realm, secret);
     cfg.software = Some(format!("Convene/{}", env!("CARGO_PKG_VERSION")));
     for (u, p) in &settings.users {
