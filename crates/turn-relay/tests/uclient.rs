@@ -30,6 +30,16 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A free UDP port on 127.0.0.1 that is not in `range`.
+fn free_udp_port_outside(range: &std::ops::RangeInclusive<u16>) -> u16 {
+    loop {
+        let p = free_udp_port();
+        if !range.contains(&p) {
+            return p;
+        }
+    }
+}
+
 /// The demo-like relay config; `amplification_factor` overrides the default when given.
 fn config(amplification_factor: Option<usize>) -> ServerConfig {
     let mut c = ServerConfig::new("example.test", [5; 32]);
@@ -68,8 +78,11 @@ async fn run_uclient(
         tcp: Some(tcp),
         mux: None,
     };
+    // The relay rightly refuses (403) a peer on its own IP inside its relayed port range, so the
+    // echo peer must listen outside that range.
+    let relayed = config.relay_ports.clone();
+    let peer_port = free_udp_port_outside(&relayed);
     let relay = tokio::spawn(turn_relay::run(listeners, config, stop_rx));
-    let peer_port = free_udp_port();
     let _peer = Reaper(
         Command::new("turnutils_peer")
             .args(["-L", "127.0.0.1", "-p", &peer_port.to_string()])
