@@ -668,4 +668,60 @@ catalogue! {
         fix: "Wait and retry with the right credentials; if a legitimate client keeps failing (a stale saved password), correct it on the client. Check the authentication log for the address.",
         citation: CONVENE,
     }
+    /// 60016
+    USER_NOT_REGISTERED = {
+        id: 60016, status: 480, status_evidence: Chosen, header: Private,
+        reason: "User is not registered", params: &["target"],
+        meaning: "The called user exists but has no live registration (no signed-in endpoint), or the GRUU names an endpoint that is no longer registered. Callers that did not authenticate get this answer for unknown users too, so it is no way to probe which users exist.",
+        fix: "Sign the user in on at least one endpoint; `convene ctl trace <call-id>` shows the lookup.",
+        citation: CONVENE,
+    }
+    /// 60017
+    RELAY_DENIED = {
+        id: 60017, status: 403, status_evidence: Chosen, header: Private,
+        reason: "Relaying to a domain this server does not serve needs an authenticated local user", params: &["destination"],
+        meaning: "The Request-URI is in a domain this deployment does not serve and the request did not come from an authenticated user of this deployment, so forwarding it would make the server an open relay.",
+        fix: "Send the request as a user of this deployment (answer the 407 challenge), or address a user of a served domain. Federation between organisations goes through the access edge.",
+        citation: CONVENE,
+    }
+    /// 60018
+    LOOP_DETECTED = {
+        id: 60018, status: 482, status_evidence: Chosen, header: Private,
+        reason: "Request looped back to this server unchanged", params: &[],
+        meaning: "The request carries a Via of this server with the same loop hash (Request-URI, From, To, Call-ID, CSeq, Route unchanged): forwarding it again would loop (RFC 3261 §16.3 step 4).",
+        fix: "Look for a static route or a registered contact that points back at this server; `convene ctl trace <call-id>` shows the hops.",
+        citation: CONVENE,
+    }
+    /// 60019
+    TOO_MANY_HOPS = {
+        id: 60019, status: 483, status_evidence: Chosen, header: Private,
+        reason: "Max-Forwards reached zero", params: &[],
+        meaning: "The request arrived with Max-Forwards: 0 and is not addressed to this server (RFC 3261 §16.3 step 3).",
+        fix: "Look for a routing loop between servers, or a client that sends a low Max-Forwards.",
+        citation: CONVENE,
+    }
+    /// 60020
+    CONTACT_UNREACHABLE = {
+        id: 60020, status: 480, status_evidence: Chosen, header: Private,
+        reason: "No registered endpoint of the user can be reached", params: &["target"],
+        meaning: "The user's registered contacts name no address the server can send to (a host name that needs DNS, or a connection that closed without RFC 5626 outbound), so no branch could be started.",
+        fix: "Have the client register a contact with an IP address, or register over a persistent connection with outbound (reg-id, +sip.instance).",
+        citation: CONVENE,
+    }
+    /// 60021
+    TOO_MANY_BINDINGS = {
+        id: 60021, status: 403, status_evidence: Chosen, header: Private,
+        reason: "Too many registered endpoints for this user", params: &["limit"],
+        meaning: "The REGISTER would give the user more bindings than the per-user limit allows; nothing was changed.",
+        fix: "Sign the user out of endpoints no longer used (they expire by themselves), or raise `max_bindings_per_user`.",
+        citation: CONVENE,
+    }
+    /// 60022
+    MALFORMED_HEADER = {
+        id: 60022, status: 400, status_evidence: Chosen, header: Private,
+        reason: "A header needed to route the request is malformed", params: &["header"],
+        meaning: "The message parsed, but a header the proxy must read to route it (Route, Max-Forwards, Via) does not follow its grammar; `header` names it.",
+        fix: "Client problem: correct the header named in `header` (RFC 3261 §20, §25).",
+        citation: CONVENE,
+    }
 }

@@ -162,6 +162,12 @@ pub struct Binding {
     pub reg_id: Option<u32>,
     /// The flow an outbound binding lives on (RFC 5626 §5.2).
     pub flow: Option<FlowId>,
+    /// The connection the last REGISTER for this binding came over, outbound or not: a proxy
+    /// sends requests for the contact down it while it is open (RFC 3261 §18.1.1 connection
+    /// reuse; clients behind NAT, such as Lync clients over TLS, accept nothing else). Not
+    /// persisted: connection names mean nothing after a restart.
+    #[serde(skip)]
+    pub received_on: Option<FlowId>,
     /// Path values in order (RFC 3327 §5.3), used as the route set towards the contact.
     pub path: Vec<String>,
     /// The From `epid` of the registering Microsoft endpoint ([MS-SIPRE] 3.2).

@@ -318,6 +318,7 @@ impl Registrar {
                     reg_id: r.reg_id,
                     // RFC 5626 §5.2: only an outbound binding is tied to its flow.
                     flow: r.reg_id.and(flow),
+                    received_on: flow,
                     path: path.clone(),
                     epid: epid.clone(),
                     temp_gruu_first: first,

@@ -196,6 +196,11 @@ impl<S: Credentials> DigestVerifier<S> {
         &self.store
     }
 
+    /// The credentials store, to change users at run time.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The challenges for a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate): one per offered
     /// algorithm, most preferred first (RFC 8760 §2.4), sharing one fresh nonce, `qop="auth"`,
     /// and `stale=true` when the previous nonce expired (RFC 7616 §3.3).

@@ -1,0 +1,1338 @@
+//! The front end: transaction user over the transaction layer, in the sans-IO style. Messages
+//! and `now` in; transmissions, the next timeout, the bindings to persist and the decision
+//! trace out.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use diag::codes;
+use registrar::{Aor, Binding, FlowId, Registrar, RegistrarConfig, Snapshot, Time};
+use sip_auth::{Decision, DigestConfig, DigestVerifier, FailureLimiter, LimitConfig};
+use sip_msg::{HeaderName, Host, Message, Method, NameAddr, SipUri, Uri};
+use sip_txn::{Event, Peer, TimerConfig, TransactionLayer, Transmit, TransportError, TxnId};
+
+use crate::directory::Directory;
+use crate::local::{self, Fnv};
+use crate::proxy::{Branch, BranchState, Candidate, Context, aggregate_challenges, best};
+use crate::trace::{TraceLine, TraceRing};
+
+/// The two clocks the front end reads: a monotonic one for transaction timers and the wall
+/// clock (milliseconds since the Unix epoch) for bindings and nonces, which outlive a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time.
+    pub mono: Instant,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub wall_ms: u64,
+}
+
+impl Now {
+    fn wall(self) -> Time {
+        Time(self.wall_ms)
+    }
+
+    fn secs(self) -> u64 {
+        self.wall_ms / 1000
+    }
+}
+
+/// What the front end needs to know about the transport a message came over or goes to.
+pub trait Transport: Peer {
+    /// The Via transport token: `UDP`, `TCP`, `TLS` (RFC 3261 §20.42).
+    fn via_transport(&self) -> &'static str;
+    /// The remote address (source of what arrived, destination of what leaves).
+    fn remote(&self) -> SocketAddr;
+    /// The connection, for connection-oriented transports (RFC 5626 flows).
+    fn flow(&self) -> Option<FlowId>;
+}
+
+/// Turns next-hop URIs into transports and names this server's address on each (the I/O
+/// layer implements it: it knows the listeners and, later, DNS).
+pub trait Locator<P> {
+    /// Where to send a request whose next hop is `uri` (RFC 3263 §4: transport from the
+    /// `transport` parameter or the scheme, address from the host and port). `None` when it
+    /// cannot be reached without resolution the locator does not do.
+    fn locate(&self, uri: &SipUri) -> Option<P>;
+    /// This server's `host:port` for messages sent on or received from `peer` (the Via
+    /// sent-by and the Record-Route host).
+    fn sent_by(&self, peer: &P) -> String;
+}
+
+/// How the front end is set up.
+#[derive(Debug, Clone)]
+pub struct FrontEndConfig {
+    /// The pool FQDN: `source` of every ms-diagnostics, and a name Route headers may use.
+    pub fqdn: String,
+    /// SIP domains served (case-insensitive).
+    pub domains: Vec<String>,
+    /// Every address the server listens on (a Route or Request-URI naming one is this server).
+    pub listen: Vec<SocketAddr>,
+    /// The registrar's settings.
+    pub registrar: RegistrarConfig,
+    /// Digest realm, secret and algorithms.
+    pub digest: DigestConfig,
+    /// The per-source authentication failure limit.
+    pub limit: LimitConfig,
+    /// Transaction timers.
+    pub timers: TimerConfig,
+    /// The secret temporary GRUUs are signed with (RFC 5627 §3.2); keep it across restarts.
+    pub gruu_secret: Vec<u8>,
+    /// How many bindings one user may have.
+    pub max_bindings_per_user: usize,
+    /// How many Call-IDs the decision trace keeps, and lines per call.
+    pub trace_calls: usize,
+    /// Lines kept per call.
+    pub trace_lines: usize,
+}
+
+impl FrontEndConfig {
+    /// Defaults for a server named `fqdn` serving `domains`, realm = first domain.
+    pub fn new(fqdn: &str, domains: &[String], secret: &[u8]) -> FrontEndConfig {
+        let realm = domains.first().map_or(fqdn, String::as_str);
+        let registrar = RegistrarConfig {
+            fqdn: fqdn.to_owned(),
+            supported: vec!["gruu".into(), "path".into(), "outbound".into()],
+            ..RegistrarConfig::default()
+        };
+        FrontEndConfig {
+            fqdn: fqdn.to_ascii_lowercase(),
+            domains: domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            listen: Vec::new(),
+            registrar,
+            digest: DigestConfig::new(realm, secret),
+            limit: LimitConfig::default(),
+            timers: TimerConfig::default(),
+            gruu_secret: secret.to_vec(),
+            max_bindings_per_user: 20,
+            trace_calls: 10_000,
+            trace_lines: 64,
+        }
+    }
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests that started a server transaction.
+    pub requests: u64,
+    /// REGISTERs accepted.
+    pub registrations: u64,
+    /// Challenges sent (401/407).
+    pub challenges: u64,
+    /// Authentication failures (wrong or forged credentials, unknown users).
+    pub auth_failures: u64,
+    /// Requests refused because their source was throttled.
+    pub throttled: u64,
+    /// Branches started (client transactions of proxied requests).
+    pub branches: u64,
+    /// Requests forwarded statelessly (ACK for 2xx, BENOTIFY).
+    pub stateless: u64,
+    /// Final responses the server itself sent with an error status.
+    pub rejections: u64,
+}
+
+/// The front end core.
+#[derive(Debug)]
+pub struct FrontEnd<P: Transport, L> {
+    cfg: FrontEndConfig,
+    server: String,
+    layer: TransactionLayer<P>,
+    registrar: Registrar,
+    auth: DigestVerifier<Directory>,
+    limiter: FailureLimiter<IpAddr>,
+    locator: L,
+    flows: HashMap<FlowId, P>,
+    contexts: HashMap<TxnId, Context>,
+    /// Client transaction → the server transaction it is a branch of.
+    parent: HashMap<TxnId, TxnId>,
+    /// Client transactions of CANCELs we sent (their responses stay here: §16.10).
+    cancels: HashSet<TxnId>,
+    trace: TraceRing,
+    dirty: HashSet<Aor>,
+    stats: Stats,
+    next_housekeeping: Option<Instant>,
+    branch_seq: u64,
+}
+
+/// An error in the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The registrar refused its configuration.
+    #[error("registrar: {0}")]
+    Registrar(#[from] registrar::ConfigError),
+}
+
+/// Where one branch goes.
+struct Target<P> {
+    uri: Option<Uri>,
+    routes: Vec<String>,
+    hop: P,
+    label: String,
+}
+
+impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
+    /// A front end with `users`, sending through `locator`.
+    pub fn new(cfg: FrontEndConfig, users: Directory, locator: L) -> Result<Self, ConfigError> {
+        let registrar = Registrar::new(cfg.registrar.clone(), &cfg.gruu_secret)?;
+        let auth = DigestVerifier::new(cfg.digest.clone(), users);
+        Ok(FrontEnd {
+            server: format!("Convene/{}", env!("CARGO_PKG_VERSION")),
+            layer: TransactionLayer::new(cfg.timers),
+            registrar,
+            auth,
+            limiter: FailureLimiter::new(cfg.limit),
+            locator,
+            flows: HashMap::new(),
+            contexts: HashMap::new(),
+            parent: HashMap::new(),
+            cancels: HashSet::new(),
+            trace: TraceRing::new(cfg.trace_calls, cfg.trace_lines),
+            dirty: HashSet::new(),
+            stats: Stats::default(),
+            next_housekeeping: None,
+            branch_seq: 0,
+            cfg,
+        })
+    }
+
+    // --- the sans-IO interface --------------------------------------------------------------
+
+    /// Feeds a parsed, validated message that arrived from `from`.
+    pub fn handle_message(&mut self, now: Now, mut msg: Message, from: P) {
+        if let Some(flow) = from.flow() {
+            self.flows.entry(flow).or_insert_with(|| from.clone());
+        }
+        if msg.is_request() {
+            local::stamp_top_via(&mut msg, from.remote());
+        }
+        if self.layer.handle_message(now.mono, msg, from).is_err() {
+            // Counted by the layer (Stats::dropped); nothing can be answered.
+        }
+        self.drive(now);
+    }
+
+    /// Fires what is due at `now`.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.layer.handle_timeout(now.mono);
+        if self.next_housekeeping.is_none_or(|t| t <= now.mono) {
+            self.registrar.expire(now.wall());
+            self.next_housekeeping = Some(now.mono + Duration::from_secs(1));
+        }
+        self.drive(now);
+    }
+
+    /// Reports that the transport could not send a message of transaction `txn`.
+    pub fn handle_transport_error(&mut self, now: Now, txn: TxnId, error: TransportError) {
+        self.layer.handle_transport_error(now.mono, txn, error);
+        self.drive(now);
+    }
+
+    /// Reports that a connection closed: its flow bindings die (RFC 5626 §5.2) and requests
+    /// for other contacts registered over it go to their contact address from now on.
+    pub fn flow_closed(&mut self, now: Now, flow: FlowId) {
+        self.flows.remove(&flow);
+        for b in self.registrar.flow_closed(flow) {
+            self.dirty.insert(b.aor);
+        }
+        self.drive(now);
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<P>> {
+        self.layer.poll_transmit()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.layer.poll_timeout(), self.next_housekeeping) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // --- state for the I/O layer -------------------------------------------------------------
+
+    /// The bindings of every AOR changed since the last call, to persist (an empty list: the
+    /// AOR has none left).
+    pub fn take_dirty(&mut self, now: Now) -> Vec<(Aor, Vec<Binding>)> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty
+            .into_iter()
+            .map(|aor| {
+                let list = self.registrar.lookup(now.wall(), &aor);
+                (aor, list)
+            })
+            .collect()
+    }
+
+    /// Loads persisted bindings (those expired meanwhile are dropped); returns how many were.
+    pub fn restore(&mut self, now: Now, bindings: Vec<Binding>) -> usize {
+        self.registrar.restore(now.wall(), Snapshot { bindings })
+    }
+
+    /// The users.
+    pub fn users(&self) -> &Directory {
+        self.auth.store()
+    }
+
+    /// The users, to change at run time.
+    pub fn users_mut(&mut self) -> &mut Directory {
+        self.auth.store_mut()
+    }
+
+    /// The registrar (lookups for admin tools).
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    /// The decision trace of a Call-ID.
+    pub fn trace(&self, call_id: &str) -> Option<Vec<TraceLine>> {
+        self.trace.get(call_id)
+    }
+
+    /// The Call-IDs the trace keeps, oldest first.
+    pub fn traced_calls(&self) -> Vec<String> {
+        self.trace.call_ids().map(str::to_owned).collect()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The transaction layer's counters.
+    pub fn txn_stats(&self) -> sip_txn::Stats {
+        self.layer.stats()
+    }
+
+    // --- events ------------------------------------------------------------------------------
+
+    fn drive(&mut self, now: Now) {
+        while let Some(ev) = self.layer.poll_event() {
+            match ev {
+                Event::Request { txn, request, from }
+                | Event::MergedRequest {
+                    txn, request, from, ..
+                } => {
+                    self.stats.requests += 1;
+                    self.on_request(now, txn, request, &from);
+                }
+                Event::Cancel {
+                    txn,
+                    request,
+                    invite,
+                    ..
+                } => self.on_cancel(now, txn, &request, invite),
+                Event::Ack { request, from, .. } | Event::Benotify { request, from } => {
+                    self.forward_stateless(now, request, &from);
+                }
+                Event::Response { txn, response } => self.on_response(now, txn, response),
+                Event::UnmatchedResponse { .. } => {
+                    // RFC 6026 §7.2: a stateful proxy drops responses that match nothing.
+                }
+                Event::Timeout { txn, .. } => self.branch_failed(now, txn, 408),
+                Event::TransportError { txn, .. } => self.branch_failed(now, txn, 503),
+                Event::TimerC { txn, provisional } => {
+                    // RFC 3261 §16.8: CANCEL a branch that rang too long, else act on a 408.
+                    if provisional {
+                        self.cancel_branch(now, txn);
+                    } else {
+                        self.branch_failed(now, txn, 408);
+                    }
+                }
+                Event::Terminated { txn } => {
+                    self.contexts.remove(&txn);
+                    self.parent.remove(&txn);
+                    self.cancels.remove(&txn);
+                }
+            }
+        }
+    }
+
+    fn note(&mut self, now: Now, call_id: &str, text: impl FnOnce() -> String) {
+        if self.trace.enabled() {
+            self.trace.push(call_id, now.wall_ms, text());
+        }
+    }
+
+    fn respond(&mut self, now: Now, txn: TxnId, resp: Message) {
+        if resp.status().is_some_and(|s| s >= 300) {
+            self.stats.rejections += 1;
+        }
+        // An error here means the transaction ended meanwhile: nothing to answer.
+        let _ = self.layer.send_response(now.mono, txn, resp);
+    }
+
+    fn reject(&mut self, now: Now, txn: TxnId, req: &Message, d: diag::Diagnostic) {
+        let d = d.source(self.cfg.fqdn.clone());
+        let call_id = call_id_of(req);
+        let code = d.code();
+        self.note(now, &call_id, || {
+            format!(
+                "rejected {} {} (ms-diagnostics {})",
+                code.status, code.reason, code.id
+            )
+        });
+        let resp = local::reject(req, &d, &self.server);
+        self.respond(now, txn, resp);
+    }
+
+    // --- requests ----------------------------------------------------------------------------
+
+    fn on_request(&mut self, now: Now, txn: TxnId, req: Message, from: &P) {
+        let call_id = call_id_of(&req);
+        let Some(method) = req.method().cloned() else {
+            return;
+        };
+        self.note(now, &call_id, || {
+            format!(
+                "received {} {} from {} over {}",
+                method.as_str(),
+                req.uri().map(ToString::to_string).unwrap_or_default(),
+                from.remote(),
+                from.via_transport()
+            )
+        });
+
+        // RFC 3261 §16.4: Route headers naming this server are removed (loose routing).
+        let mut fwd = req.clone();
+        let mut popped = 0;
+        loop {
+            let first = match fwd.routes() {
+                Ok(r) => r.into_iter().next(),
+                Err(_) => {
+                    self.reject(now, txn, &req, bad_header("Route"));
+                    return;
+                }
+            };
+            match first {
+                Some(r) if self.is_me(&r.uri) => {
+                    let _ = fwd.remove_first_value(&HeaderName::Route);
+                    popped += 1;
+                }
+                _ => break,
+            }
+        }
+        let next_route = fwd.routes().ok().and_then(|r| r.into_iter().next());
+        let Some(uri) = fwd.uri().cloned() else {
+            return;
+        };
+
+        if method == Method::Register && next_route.is_none() {
+            if self.is_me(&uri) || self.serves(&uri) {
+                self.on_register(now, txn, &req, from);
+            } else {
+                let d = codes::RELAY_DENIED
+                    .diagnostic()
+                    .param("destination", host_of(&uri));
+                self.reject(now, txn, &req, d);
+            }
+            return;
+        }
+
+        // Addressed to the server itself (RFC 3261 §16.3: the proxy is the target).
+        if next_route.is_none() && (self.is_me(&uri) || self.is_served_domain_itself(&uri)) {
+            self.answer_locally(now, txn, &req, &method, from);
+            return;
+        }
+
+        // RFC 3261 §16.3 step 3.
+        match req.max_forwards() {
+            Ok(Some(0)) => {
+                self.reject(now, txn, &req, codes::TOO_MANY_HOPS.diagnostic());
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.reject(now, txn, &req, bad_header("Max-Forwards"));
+                return;
+            }
+        }
+        // RFC 3261 §16.3 step 4.
+        if self.looped(&req) {
+            self.reject(now, txn, &req, codes::LOOP_DETECTED.diagnostic());
+            return;
+        }
+
+        // Who is asking. Initial requests from our users authenticate (RFC 3261 §22.3, 407);
+        // requests inside a dialog we record-routed ride on that dialog.
+        let in_dialog = req.to().ok().flatten().is_some_and(|t| t.tag().is_some());
+        let from_aor = req
+            .from()
+            .ok()
+            .flatten()
+            .and_then(|f| Aor::from_uri(&f.uri));
+        let from_local = from_aor
+            .as_ref()
+            .is_some_and(|a| self.serves_domain(a.domain()));
+        let authenticated = if from_local && !(in_dialog && popped > 0) {
+            match self.authenticate(now, txn, &req, from, true) {
+                Some(aor) => {
+                    if from_aor.as_ref() != Some(&aor) {
+                        let d = codes::CREDENTIALS_NOT_AUTHORIZED_FOR_FROM.diagnostic();
+                        self.reject(now, txn, &req, d);
+                        return;
+                    }
+                    Some(aor)
+                }
+                None => return,
+            }
+        } else {
+            None
+        };
+        let trusted = authenticated.is_some() || popped > 0;
+
+        // Where to.
+        if let Some(route) = next_route {
+            if !trusted {
+                let d = codes::RELAY_DENIED
+                    .diagnostic()
+                    .param("destination", host_of(&route.uri));
+                self.reject(now, txn, &req, d);
+                return;
+            }
+            let Some(sip) = route.uri.as_sip() else {
+                self.reject(now, txn, &req, unroutable(&route.uri));
+                return;
+            };
+            match self.locator.locate(sip) {
+                Some(hop) => {
+                    let t = Target {
+                        uri: None,
+                        routes: Vec::new(),
+                        hop,
+                        label: format!("route {}", route.uri),
+                    };
+                    self.fork(now, txn, req, fwd, vec![t], from);
+                }
+                None => self.reject(now, txn, &req, unroutable(&route.uri)),
+            }
+            return;
+        }
+
+        if self.serves(&uri) {
+            self.route_local(now, txn, req, fwd, &uri, authenticated.is_some(), from);
+            return;
+        }
+        if !trusted {
+            let d = codes::RELAY_DENIED
+                .diagnostic()
+                .param("destination", host_of(&uri));
+            self.reject(now, txn, &req, d);
+            return;
+        }
+        let located = uri.as_sip().and_then(|s| self.locator.locate(s));
+        match located {
+            Some(hop) => {
+                let t = Target {
+                    uri: None,
+                    routes: Vec::new(),
+                    hop,
+                    label: uri.to_string(),
+                };
+                self.fork(now, txn, req, fwd, vec![t], from);
+            }
+            None => self.reject(now, txn, &req, unroutable(&uri)),
+        }
+    }
+
+    /// A request for a user of a served domain: the location service decides (RFC 3261 §16.5).
+    #[allow(clippy::too_many_arguments)]
+    fn route_local(
+        &mut self,
+        now: Now,
+        txn: TxnId,
+        req: Message,
+        fwd: Message,
+        uri: &Uri,
+        authenticated: bool,
+        from: &P,
+    ) {
+        let call_id = call_id_of(&req);
+        let Some(aor) = Aor::from_uri(uri) else {
+            self.reject(now, txn, &req, unroutable(uri));
+            return;
+        };
+        let is_gruu = uri
+            .as_sip()
+            .is_some_and(|s| s.ms_gruu().is_some() || s.gr().is_some());
+        let bindings = if is_gruu {
+            // RFC 5627 §8.4.2 and [MS-SIPRE] 2.2.3: a GRUU names exactly one contact.
+            self.registrar
+                .lookup_gruu(now.wall(), uri)
+                .into_iter()
+                .collect::<Vec<_>>()
+        } else {
+            self.registrar.lookup(now.wall(), &aor)
+        };
+        let known = self.users().contains(&aor);
+        self.note(now, &call_id, || {
+            format!(
+                "looked up {}{}: {} binding(s){}",
+                if is_gruu { "GRUU of " } else { "" },
+                aor,
+                bindings.len(),
+                if known { "" } else { ", no such user" }
+            )
+        });
+        if !known && bindings.is_empty() {
+            // After authentication the answer may say the user does not exist; before it, an
+            // unknown user looks exactly like one who is not signed in (no enumeration).
+            let d = if authenticated {
+                codes::USER_DOES_NOT_EXIST
+                    .diagnostic()
+                    .param("TargetUri", aor.to_string())
+            } else {
+                codes::USER_NOT_REGISTERED
+                    .diagnostic()
+                    .param("target", aor.to_string())
+            };
+            self.reject(now, txn, &req, d);
+            return;
+        }
+        if bindings.is_empty() {
+            let d = codes::USER_NOT_REGISTERED
+                .diagnostic()
+                .param("target", uri.to_string());
+            self.reject(now, txn, &req, d);
+            return;
+        }
+        let mut targets = Vec::new();
+        for b in &bindings {
+            match self.hop_for(b) {
+                Some((hop, uri, routes)) => targets.push(Target {
+                    uri: Some(uri),
+                    routes,
+                    hop,
+                    label: b.contact.clone(),
+                }),
+                None => {
+                    let contact = b.contact.clone();
+                    self.note(now, &call_id, || format!("cannot reach contact {contact}"));
+                }
+            }
+        }
+        if targets.is_empty() {
+            let d = codes::CONTACT_UNREACHABLE
+                .diagnostic()
+                .param("target", aor.to_string());
+            self.reject(now, txn, &req, d);
+            return;
+        }
+        self.fork(now, txn, req, fwd, targets, from);
+    }
+
+    /// The transport, Request-URI and Route set for a binding: its outbound flow or the
+    /// connection it registered over while open (RFC 5626 §5.3), else its Path (RFC 3327
+    /// §5.3) or contact address.
+    fn hop_for(&self, b: &Binding) -> Option<(P, Uri, Vec<String>)> {
+        let uri = Uri::parse(&b.contact).ok()?;
+        let flow_hop = b
+            .flow
+            .or(b.received_on)
+            .and_then(|f| self.flows.get(&f).cloned());
+        if let Some(hop) = flow_hop
+            && b.path.is_empty()
+        {
+            return Some((hop, uri, Vec::new()));
+        }
+        if let Some(first) = b.path.first() {
+            let na = sip_msg::parse_one::<NameAddr>(first).ok()?;
+            let hop = self.locator.locate(na.uri.as_sip()?)?;
+            return Some((hop, uri, b.path.clone()));
+        }
+        let hop = self.locator.locate(uri.as_sip()?)?;
+        Some((hop, uri, Vec::new()))
+    }
+
+    /// Starts one branch per target (RFC 3261 §16.6), in parallel.
+    fn fork(
+        &mut self,
+        now: Now,
+        server_txn: TxnId,
+        req: Message,
+        fwd: Message,
+        targets: Vec<Target<P>>,
+        from: &P,
+    ) {
+        let call_id = call_id_of(&req);
+        let invite = fwd.method() == Some(&Method::Invite);
+        let record_route = matches!(
+            fwd.method(),
+            Some(Method::Invite | Method::Subscribe | Method::Refer | Method::Notify)
+        ) && req.to().ok().flatten().is_none_or(|t| t.tag().is_none());
+        let loop_hash = loop_hash(&req);
+        let mut ctx = Context {
+            request: req.clone(),
+            call_id: call_id.clone(),
+            invite,
+            branches: Vec::new(),
+            candidates: Vec::new(),
+            final_sent: false,
+            cancelled: false,
+        };
+        for t in targets {
+            let mut m = fwd.clone();
+            if let Some(u) = &t.uri {
+                m.set_uri(u.clone());
+            }
+            for r in t.routes.iter().rev() {
+                m.prepend(HeaderName::Route, r);
+            }
+            // RFC 3261 §16.6 step 3.
+            let mf = req
+                .max_forwards()
+                .ok()
+                .flatten()
+                .map_or(70, |n| n.saturating_sub(1));
+            m.set(HeaderName::MaxForwards, mf);
+            let out_sent_by = self.locator.sent_by(&t.hop);
+            let out_transport = t.hop.via_transport();
+            if record_route {
+                // RFC 3261 §16.6 step 4; two entries when the transport or address changes
+                // (RFC 5658 §3.4): the caller's side lower, the callee's side on top.
+                let in_sent_by = self.locator.sent_by(from);
+                let in_transport = from.via_transport();
+                m.prepend(HeaderName::RecordRoute, rr_value(&in_sent_by, in_transport));
+                if (in_sent_by.as_str(), in_transport) != (out_sent_by.as_str(), out_transport) {
+                    m.prepend(
+                        HeaderName::RecordRoute,
+                        rr_value(&out_sent_by, out_transport),
+                    );
+                }
+            }
+            self.branch_seq += 1;
+            let branch = format!("z9hG4bKcv{loop_hash:016x}.{:x}", self.branch_seq);
+            m.prepend(
+                HeaderName::Via,
+                format!("SIP/2.0/{out_transport} {out_sent_by};branch={branch};rport"),
+            );
+            match self.layer.send_request(now.mono, m, t.hop) {
+                Ok(client) => {
+                    if invite {
+                        let _ = self.layer.arm_timer_c(now.mono, client);
+                    }
+                    self.stats.branches += 1;
+                    self.parent.insert(client, server_txn);
+                    let label = t.label.clone();
+                    self.note(now, &call_id, || format!("forked to {label}"));
+                    ctx.branches.push(Branch {
+                        txn: client,
+                        target: t.label,
+                        state: BranchState::Calling,
+                        cancel_pending: false,
+                        cancelled: false,
+                    });
+                }
+                Err(e) => {
+                    let label = t.label.clone();
+                    self.note(now, &call_id, || format!("could not send to {label}: {e}"));
+                }
+            }
+        }
+        if ctx.branches.is_empty() {
+            let d = codes::CONTACT_UNREACHABLE.diagnostic().param(
+                "target",
+                req.uri().map(ToString::to_string).unwrap_or_default(),
+            );
+            self.reject(now, server_txn, &req, d);
+            return;
+        }
+        self.contexts.insert(server_txn, ctx);
+    }
+
+    fn answer_locally(&mut self, now: Now, txn: TxnId, req: &Message, method: &Method, from: &P) {
+        let call_id = call_id_of(req);
+        match method {
+            Method::Options => {
+                let sent_by = self.locator.sent_by(from);
+                let resp = local::options_ok(req, &sent_by, from.via_transport(), &self.server);
+                self.note(now, &call_id, || "answered OPTIONS (keep-alive)".into());
+                self.respond(now, txn, resp);
+            }
+            other => {
+                let d = codes::REQUEST_NOT_SERVED_YET
+                    .diagnostic()
+                    .param("method", other.as_str());
+                self.reject(now, txn, req, d);
+            }
+        }
+    }
+
+    // --- authentication and registration -------------------------------------------------------
+
+    /// Checks the request's Digest credentials (RFC 3261 §22; `proxy`: 407 and
+    /// Proxy-Authorization, else 401 and Authorization). Answers the request itself (challenge
+    /// or 403 when the source is throttled) and returns `None` unless it authenticated.
+    fn authenticate(
+        &mut self,
+        now: Now,
+        txn: TxnId,
+        req: &Message,
+        from: &P,
+        proxy: bool,
+    ) -> Option<Aor> {
+        let call_id = call_id_of(req);
+        let source = from.remote().ip();
+        if let Decision::Throttled { retry_after_ms } = self.limiter.check(&source, now.wall_ms) {
+            self.stats.throttled += 1;
+            let d = sip_auth::limit::THROTTLED
+                .diagnostic()
+                .param("retry-after", format!("{}", retry_after_ms.div_ceil(1000)));
+            self.reject(now, txn, req, d);
+            return None;
+        }
+        match self.auth.verify_message(req, proxy, now.secs()) {
+            Ok(a) => {
+                let aor = self.users().aor_of(&a.user, &a.realm).cloned();
+                match aor {
+                    Some(aor) => {
+                        self.note(now, &call_id, || {
+                            format!("authenticated as {aor} (Digest {})", a.algorithm.token())
+                        });
+                        Some(aor)
+                    }
+                    None => {
+                        // Removed between the HA1 lookup and now: as if the password were wrong.
+                        self.challenge(now, txn, req, proxy, false);
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                if e.counts_as_failure() {
+                    self.stats.auth_failures += 1;
+                    self.limiter.record_failure(&source, now.wall_ms);
+                }
+                self.note(now, &call_id, || format!("challenged: {e}"));
+                self.challenge(now, txn, req, proxy, e.is_stale());
+                None
+            }
+        }
+    }
+
+    fn challenge(&mut self, now: Now, txn: TxnId, req: &Message, proxy: bool, stale: bool) {
+        self.stats.challenges += 1;
+        let c = self.auth.challenges(now.secs(), stale);
+        let resp = local::challenge(req, proxy, &c, &self.server);
+        // Not a rejection for the counters: the normal first step of every registration.
+        let _ = self.layer.send_response(now.mono, txn, resp);
+    }
+
+    /// REGISTER (RFC 3261 §10.3): authenticate, check the To against the credentials, apply.
+    fn on_register(&mut self, now: Now, txn: TxnId, req: &Message, from: &P) {
+        let call_id = call_id_of(req);
+        let Some(aor) = self.authenticate(now, txn, req, from, false) else {
+            return;
+        };
+        // §10.3 step 3: the authenticated user may change the bindings of the To AOR only.
+        let to_aor = req.to().ok().flatten().and_then(|t| Aor::from_uri(&t.uri));
+        if to_aor.as_ref() != Some(&aor) {
+            let d = codes::CREDENTIALS_NOT_AUTHORIZED_FOR_FROM.diagnostic();
+            self.reject(now, txn, req, d);
+            return;
+        }
+        if self.would_exceed_limit(now, req, &aor) {
+            let d = codes::TOO_MANY_BINDINGS
+                .diagnostic()
+                .param("limit", self.cfg.max_bindings_per_user.to_string());
+            self.reject(now, txn, req, d);
+            return;
+        }
+        match self.registrar.register(now.wall(), req, &aor, from.flow()) {
+            Ok(out) => {
+                self.stats.registrations += 1;
+                let (added, removed, total) = (out.added, out.removed, out.bindings.len());
+                self.note(now, &call_id, || {
+                    format!("registered {aor}: {added} added, {removed} removed, {total} now")
+                });
+                self.dirty.insert(aor);
+                let mut resp = out.response;
+                resp.prepend(HeaderName::Server, &self.server);
+                self.respond(now, txn, resp);
+            }
+            Err(e) => {
+                let resp = self.registrar.reject(req, &e);
+                let status = resp.status().unwrap_or(0);
+                self.note(now, &call_id, || format!("REGISTER refused {status}: {e}"));
+                self.respond(now, txn, resp);
+            }
+        }
+    }
+
+    /// Whether applying the REGISTER would give the user more bindings than allowed.
+    fn would_exceed_limit(&self, now: Now, req: &Message, aor: &Aor) -> bool {
+        let current = self.registrar.lookup(now.wall(), aor);
+        let Ok(contacts) = req.contacts() else {
+            return false;
+        };
+        let new = contacts
+            .iter()
+            .filter_map(|c| match c {
+                sip_msg::Contact::Addr(a) => Some(a),
+                sip_msg::Contact::Star => None,
+            })
+            .filter(|a| a.expires() != Some(0))
+            .filter(|a| {
+                let uri = a.uri.to_string();
+                !current.iter().any(|b| b.contact == uri)
+            })
+            .count();
+        new > 0 && current.len() + new > self.cfg.max_bindings_per_user
+    }
+
+    // --- responses ---------------------------------------------------------------------------
+
+    fn on_response(&mut self, now: Now, client: TxnId, mut resp: Message) {
+        if self.cancels.contains(&client) {
+            return;
+        }
+        let Some(&server) = self.parent.get(&client) else {
+            return;
+        };
+        let Some(status) = resp.status() else { return };
+        // RFC 3261 §16.7 step 3: our Via goes.
+        let _ = resp.remove_first_value(&HeaderName::Via);
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        let call_id = ctx.call_id.clone();
+        let target = ctx
+            .branch_mut(client)
+            .map(|b| b.target.clone())
+            .unwrap_or_default();
+        self.note(now, &call_id, || format!("{status} from {target}"));
+        match status {
+            100 => {}
+            101..=199 => {
+                let mut send_cancel = false;
+                if let Some(ctx) = self.contexts.get_mut(&server) {
+                    if let Some(b) = ctx.branch_mut(client)
+                        && b.state == BranchState::Calling
+                    {
+                        b.state = BranchState::Proceeding;
+                        send_cancel = b.cancel_pending;
+                    }
+                    if ctx.invite {
+                        // §16.7 step 2: a provisional restarts Timer C.
+                        let _ = self.layer.arm_timer_c(now.mono, client);
+                    }
+                    if !ctx.final_sent && !send_cancel {
+                        let _ = self.layer.send_response(now.mono, server, resp);
+                    }
+                }
+                if send_cancel {
+                    self.cancel_branch(now, client);
+                }
+            }
+            200..=299 => {
+                let invite = self.contexts.get(&server).is_some_and(|c| c.invite);
+                if let Some(ctx) = self.contexts.get_mut(&server) {
+                    if let Some(b) = ctx.branch_mut(client) {
+                        b.state = BranchState::Done(status);
+                    }
+                    // §16.7 step 5: every 2xx to an INVITE goes upstream at once; for other
+                    // methods only the first final.
+                    let forward = invite || !ctx.final_sent;
+                    ctx.final_sent = true;
+                    if forward {
+                        let _ = self.layer.send_response(now.mono, server, resp);
+                    }
+                }
+                if invite {
+                    // §16.7 step 10: the other branches are cancelled.
+                    self.cancel_all(now, server);
+                }
+            }
+            _ => {
+                if let Some(ctx) = self.contexts.get_mut(&server) {
+                    if let Some(b) = ctx.branch_mut(client) {
+                        b.state = BranchState::Done(status);
+                    }
+                    ctx.candidates.push(Candidate {
+                        status,
+                        response: Some(resp),
+                    });
+                }
+                if status >= 600 {
+                    // §16.7 step 5: a 6xx ends the search.
+                    self.cancel_all(now, server);
+                }
+                self.finish_if_done(now, server);
+            }
+        }
+    }
+
+    /// A branch ended without a response (Timer B/F/C → 408, transport error → 503: RFC 3261
+    /// §16.7 step 6 and §16.9).
+    fn branch_failed(&mut self, now: Now, client: TxnId, status: u16) {
+        let Some(&server) = self.parent.get(&client) else {
+            return;
+        };
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        let call_id = ctx.call_id.clone();
+        let Some(b) = ctx.branch_mut(client) else {
+            return;
+        };
+        if matches!(b.state, BranchState::Done(_)) {
+            return;
+        }
+        b.state = BranchState::Done(status);
+        let target = b.target.clone();
+        ctx.candidates.push(Candidate {
+            status,
+            response: None,
+        });
+        self.note(now, &call_id, || {
+            format!("no answer from {target}: counted as {status}")
+        });
+        self.finish_if_done(now, server);
+    }
+
+    /// When every branch has a final response and none was a 2xx, the best goes upstream.
+    fn finish_if_done(&mut self, now: Now, server: TxnId) {
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        if ctx.final_sent || !ctx.all_done() {
+            return;
+        }
+        ctx.final_sent = true;
+        let Some(i) = best(&ctx.candidates) else {
+            return;
+        };
+        let chosen = &ctx.candidates[i];
+        let status = chosen.status;
+        let resp = match (&chosen.response, status) {
+            // §16.7 step 6: a 503 becomes 500 upstream (the callee's overload is not ours).
+            (_, 503) => local::status(&ctx.request, 500, &self.server),
+            (Some(r), _) => {
+                let mut r = r.clone();
+                if matches!(status, 401 | 407) {
+                    aggregate_challenges(&mut r, &ctx.candidates, i);
+                }
+                r
+            }
+            (None, s) => local::status(&ctx.request, s, &self.server),
+        };
+        let call_id = ctx.call_id.clone();
+        let sent = resp.status().unwrap_or(status);
+        self.note(now, &call_id, || {
+            format!("best response {sent} sent upstream")
+        });
+        self.respond(now, server, resp);
+    }
+
+    // --- CANCEL ------------------------------------------------------------------------------
+
+    fn on_cancel(&mut self, now: Now, txn: TxnId, req: &Message, invite: Option<TxnId>) {
+        let call_id = call_id_of(req);
+        // RFC 3261 §9.2: 200 for a CANCEL that matched, 481 otherwise.
+        let Some(invite) = invite else {
+            self.note(now, &call_id, || "CANCEL matched nothing: 481".into());
+            let resp = local::status(req, 481, &self.server);
+            self.respond(now, txn, resp);
+            return;
+        };
+        let resp = local::status(req, 200, &self.server);
+        self.respond(now, txn, resp);
+        self.note(now, &call_id, || {
+            "CANCEL received: cancelling every branch".into()
+        });
+        if let Some(ctx) = self.contexts.get_mut(&invite) {
+            ctx.cancelled = true;
+        }
+        self.cancel_all(now, invite);
+    }
+
+    fn cancel_all(&mut self, now: Now, server: TxnId) {
+        let pending: Vec<TxnId> = self
+            .contexts
+            .get(&server)
+            .map(|c| {
+                c.branches
+                    .iter()
+                    .filter(|b| !matches!(b.state, BranchState::Done(_)))
+                    .map(|b| b.txn)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for t in pending {
+            self.cancel_branch(now, t);
+        }
+    }
+
+    /// RFC 3261 §16.10: CANCEL a branch that has had a provisional; remember to for one that has
+    /// not (§9.1: a CANCEL may not overtake the first provisional).
+    fn cancel_branch(&mut self, now: Now, client: TxnId) {
+        let Some(&server) = self.parent.get(&client) else {
+            return;
+        };
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        if !ctx.invite {
+            return;
+        }
+        let Some(b) = ctx.branch_mut(client) else {
+            return;
+        };
+        match b.state {
+            BranchState::Done(_) => return,
+            BranchState::Calling => {
+                b.cancel_pending = true;
+                return;
+            }
+            BranchState::Proceeding if b.cancelled => return,
+            BranchState::Proceeding => b.cancelled = true,
+        }
+        let Ok(cancel) = self.layer.build_cancel(client) else {
+            return;
+        };
+        let Some(hop) = self
+            .layer
+            .transactions()
+            .find(|t| t.id == client)
+            .map(|t| t.peer.clone())
+        else {
+            return;
+        };
+        if let Ok(t) = self.layer.send_request(now.mono, cancel, hop) {
+            self.cancels.insert(t);
+        }
+    }
+
+    // --- stateless forwarding (RFC 3261 §16.11) ------------------------------------------------
+
+    /// ACK for a 2xx and BENOTIFY: no transaction, forwarded along the route set.
+    fn forward_stateless(&mut self, now: Now, req: Message, from: &P) {
+        let call_id = call_id_of(&req);
+        let mut fwd = req.clone();
+        let mut popped = 0;
+        while let Ok(Some(r)) = fwd.routes().map(|r| r.into_iter().next()) {
+            if !self.is_me(&r.uri) {
+                break;
+            }
+            let _ = fwd.remove_first_value(&HeaderName::Route);
+            popped += 1;
+        }
+        let next = match fwd.routes().ok().and_then(|r| r.into_iter().next()) {
+            Some(r) => r.uri,
+            None => match fwd.uri() {
+                Some(u) => u.clone(),
+                None => return,
+            },
+        };
+        let mut uri_change = None;
+        let hop = if self.serves(&next) {
+            // A GRUU or AOR of ours as the remote target: the one binding it names.
+            let binding = self.registrar.lookup_gruu(now.wall(), &next).or_else(|| {
+                Aor::from_uri(&next)
+                    .and_then(|a| self.registrar.lookup(now.wall(), &a).into_iter().next())
+            });
+            binding
+                .and_then(|b| self.hop_for(&b))
+                .map(|(hop, uri, routes)| {
+                    uri_change = Some((uri, routes));
+                    hop
+                })
+        } else if popped > 0 {
+            next.as_sip().and_then(|s| self.locator.locate(s))
+        } else {
+            None
+        };
+        let Some(hop) = hop else {
+            self.note(now, &call_id, || {
+                format!(
+                    "{} from {} not forwarded: no route to {next}",
+                    req.method().map(Method::as_str).unwrap_or("?"),
+                    from.remote()
+                )
+            });
+            return;
+        };
+        if let Some((uri, routes)) = uri_change {
+            fwd.set_uri(uri);
+            for r in routes.iter().rev() {
+                fwd.prepend(HeaderName::Route, r);
+            }
+        }
+        let mf = req
+            .max_forwards()
+            .ok()
+            .flatten()
+            .map_or(70, |n| n.saturating_sub(1));
+        if mf == 0 && req.max_forwards().ok().flatten() == Some(0) {
+            return;
+        }
+        fwd.set(HeaderName::MaxForwards, mf);
+        // §16.11: a stateless branch is a function of the request, so a retransmitted ACK
+        // gets the same branch.
+        let mut h = Fnv::new();
+        h.eat(
+            req.top_via()
+                .ok()
+                .flatten()
+                .and_then(|v| v.branch().map(str::to_owned))
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        h.eat(call_id.as_bytes());
+        let sent_by = self.locator.sent_by(&hop);
+        fwd.prepend(
+            HeaderName::Via,
+            format!(
+                "SIP/2.0/{} {sent_by};branch=z9hG4bKcvs{:016x}",
+                hop.via_transport(),
+                h.finish()
+            ),
+        );
+        self.stats.stateless += 1;
+        self.note(now, &call_id, || {
+            format!(
+                "{} forwarded to {}",
+                req.method().map(Method::as_str).unwrap_or("?"),
+                hop.remote()
+            )
+        });
+        self.layer.send_stateless(fwd, hop);
+    }
+
+    // --- who is who ----------------------------------------------------------------------------
+
+    fn serves_domain(&self, domain: &str) -> bool {
+        self.cfg
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// Whether `uri` is a `sip:`/`sips:` URI in a served domain.
+    fn serves(&self, uri: &Uri) -> bool {
+        match uri.as_sip().map(|s| &s.host) {
+            Some(Host::Domain(d)) => self.serves_domain(d),
+            _ => false,
+        }
+    }
+
+    /// `sip:example.test` with no user: the domain itself, i.e. this server.
+    fn is_served_domain_itself(&self, uri: &Uri) -> bool {
+        uri.as_sip().is_some_and(|s| s.user.is_none()) && self.serves(uri)
+    }
+
+    /// Whether `uri` names this server: its FQDN or one of its listening addresses (a
+    /// port-less address means the default port of the scheme, RFC 3261 §19.1.2).
+    fn is_me(&self, uri: &Uri) -> bool {
+        let Some(s) = uri.as_sip() else { return false };
+        if s.user.is_some() {
+            return false;
+        }
+        match &s.host {
+            Host::Domain(d) => d.eq_ignore_ascii_case(&self.cfg.fqdn),
+            Host::V4(a) => self.listens_on(IpAddr::V4(*a), s),
+            Host::V6(a) => self.listens_on(IpAddr::V6(*a), s),
+        }
+    }
+
+    fn listens_on(&self, ip: IpAddr, s: &SipUri) -> bool {
+        let tls = s.secure || s.transport().is_some_and(|t| t.eq_ignore_ascii_case("tls"));
+        let port = s.port.unwrap_or(if tls { 5061 } else { 5060 });
+        self.cfg
+            .listen
+            .iter()
+            .any(|a| a.port() == port && (a.ip() == ip || a.ip().is_unspecified()))
+    }
+
+    /// RFC 3261 §16.3 step 4: the request carries one of our Vias with the loop hash it has now.
+    fn looped(&self, req: &Message) -> bool {
+        let Ok(vias) = req.vias() else { return false };
+        let mine: Vec<_> = vias
+            .iter()
+            .filter(|v| {
+                let ip = match &v.host {
+                    Host::V4(a) => IpAddr::V4(*a),
+                    Host::V6(a) => IpAddr::V6(*a),
+                    Host::Domain(d) => return d.eq_ignore_ascii_case(&self.cfg.fqdn),
+                };
+                let port = v.port.unwrap_or(5060);
+                self.cfg
+                    .listen
+                    .iter()
+                    .any(|a| a.port() == port && (a.ip() == ip || a.ip().is_unspecified()))
+            })
+            .collect();
+        if mine.is_empty() {
+            return false;
+        }
+        let prefix = format!("z9hG4bKcv{:016x}.", loop_hash(req));
+        mine.iter()
+            .any(|v| v.branch().is_some_and(|b| b.starts_with(&prefix)))
+    }
+}
+
+/// RFC 3261 §16.6 step 8: a hash over what a loop leaves unchanged (Request-URI, From and To
+/// tags, Call-ID, CSeq, Route, Proxy-Require); a spiral changes the Request-URI.
+fn loop_hash(req: &Message) -> u64 {
+    let mut h = Fnv::new();
+    h.eat(
+        req.uri()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    for name in [
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::Route,
+        HeaderName::ProxyRequire,
+    ] {
+        for v in req.headers_named(&name) {
+            h.eat(v.value());
+        }
+    }
+    for na in [req.from(), req.to()] {
+        h.eat(
+            na.ok()
+                .flatten()
+                .and_then(|n| n.tag().map(str::to_owned))
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
+    h.finish()
+}
+
+fn rr_value(sent_by: &str, transport: &str) -> String {
+    format!(
+        "<sip:{sent_by};transport={};lr>",
+        transport.to_ascii_lowercase()
+    )
+}
+
+fn call_id_of(req: &Message) -> String {
+    req.call_id()
+        .ok()
+        .flatten()
+        .map(|c| c.0)
+        .unwrap_or_default()
+}
+
+fn host_of(uri: &Uri) -> String {
+    match uri.as_sip() {
+        Some(s) => s.host.to_string(),
+        None => uri.to_string(),
+    }
+}
+
+fn bad_header(name: &str) -> diag::Diagnostic {
+    codes::MALFORMED_HEADER.diagnostic().param("header", name)
+}
+
+fn unroutable(uri: &Uri) -> diag::Diagnostic {
+    codes::CANNOT_ROUTE_TO_DESTINATION_DOMAIN
+        .diagnostic()
+        .param("destination", host_of(uri))
+}
