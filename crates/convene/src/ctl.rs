@@ -8,6 +8,7 @@ use clap::Subcommand;
 mod certs;
 mod diag;
 mod edge;
+mod live;
 mod topology;
 mod turn;
 mod voice;
@@ -34,6 +35,11 @@ pub enum CtlCommand {
     /// Certificates per pool: `certs init --topology FILE --out DIR`, `certs check --topology FILE --certs DIR`.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// The decision trace of a call on the running server: `trace <call-id> [--data DIR]`.
+    Trace(live::TraceArgs),
+    /// Users: `user add|set-password <aor> --password …`, `user remove <aor>`, `user bindings <aor>`.
+    #[command(subcommand)]
+    User(live::UserCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -49,5 +55,7 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
         CtlCommand::Turn(cmd) => turn::run(cmd),
         CtlCommand::Topology(cmd) => topology::run(cmd),
         CtlCommand::Certs(cmd) => certs::run(cmd),
+        CtlCommand::Trace(args) => live::trace(args),
+        CtlCommand::User(cmd) => live::user(cmd),
     }
 }

@@ -29,6 +29,20 @@ pub struct UpArgs {
     /// Run no media relay and no shared port.
     #[arg(long, conflicts_with = "relay_listen")]
     no_relay: bool,
+    /// Digest algorithms offered in challenges, most preferred first (RFC 8760 §2.4), e.g.
+    /// `MD5` for clients that take the first challenge even when they cannot compute it
+    /// (SIPp). Default: SHA-256,MD5.
+    #[arg(long, value_delimiter = ',', value_parser = parse_algorithm)]
+    digest_algorithms: Vec<sip_auth::Algorithm>,
+}
+
+fn parse_algorithm(s: &str) -> Result<sip_auth::Algorithm, String> {
+    match sip_auth::Algorithm::from_token(s) {
+        Some(a) if !a.is_sess() => Ok(a),
+        _ => Err(format!(
+            "{s:?}: the digest algorithm must be SHA-256 or MD5"
+        )),
+    }
 }
 
 /// A relay listener kind.
@@ -129,6 +143,7 @@ pub fn run(args: UpArgs) -> ExitCode {
             topology,
             listen,
             relay,
+            digest_algorithms: args.digest_algorithms,
         };
         let running = match server::start(settings).await {
             Ok(r) => r,

@@ -189,7 +189,7 @@ fn options_over_udp_and_tcp_with_sipp() {
 fn invite_ack_and_bye_get_final_responses_over_udp_and_tcp() {
     let s = Server::start();
     for (t, addr) in [("u1", s.udp), ("t1", s.tcp)] {
-        let out = sipp("invite_501.xml", t, addr, 20, &[]);
+        let out = sipp("invite_407.xml", t, addr, 20, &[]);
         assert!(
             out.status.success(),
             "SIPp {t}: {}",
@@ -204,7 +204,7 @@ fn udp_retransmissions_recover_every_transaction_under_packet_loss() {
     let s = Server::start();
     // SIPp drops 10 % of what it sends and receives; its retransmissions (RFC 3261 §17.1.1.2
     // Timer A) and Convene's answers to them must still complete every call.
-    let out = sipp("invite_501.xml", "u1", s.udp, 100, &["-lost", "10"]);
+    let out = sipp("invite_407.xml", "u1", s.udp, 100, &["-lost", "10"]);
     assert!(
         out.status.success(),
         "{}",
@@ -302,14 +302,14 @@ fn invite_server_transaction_retransmits_its_final_response_until_ack() {
     while finals.len() < 3 {
         let n = c.recv(&mut buf).expect("a response within 3 s");
         let m = sip_msg::Message::parse(buf[..n].to_vec()).unwrap();
-        if m.status() == Some(501) {
+        if m.status() == Some(407) {
             finals.push((
                 started.elapsed(),
                 m.to().unwrap().unwrap().tag().unwrap().to_owned(),
             ));
         }
         if finals.len() == 1 {
-            // A retransmitted INVITE is absorbed by the transaction: same 501, same To tag.
+            // A retransmitted INVITE is absorbed by the transaction: same 407, same To tag.
             c.send(invite.as_bytes()).unwrap();
         }
     }
@@ -329,7 +329,7 @@ fn invite_server_transaction_retransmits_its_final_response_until_ack() {
     while c.recv(&mut buf).is_ok() {}
     c.set_read_timeout(Some(Duration::from_millis(2500)))
         .unwrap();
-    assert!(c.recv(&mut buf).is_err(), "no more 501s after the ACK");
+    assert!(c.recv(&mut buf).is_err(), "no more 407s after the ACK");
 }
 
 // --- the media relay and the shared port (issue 9) ---------------------------------------

@@ -432,7 +432,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
 
         // Addressed to the server itself (RFC 3261 §16.3: the proxy is the target).
-        if next_route.is_none() && (self.is_me(&uri) || self.is_served_domain_itself(&uri)) {
+        // An OPTIONS ping to one of our IP addresses is for us whatever port it names (some
+        // pingers, sipsak among them, write a port of their own into the Request-URI).
+        let ping = method == Method::Options && (self.is_my_ip(&uri) || self.is_my_host(&uri));
+        if next_route.is_none() && (self.is_me(&uri) || ping || self.is_served_domain_itself(&uri))
+        {
             self.answer_locally(now, txn, &req, &method, from);
             return;
         }
@@ -746,8 +750,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let call_id = call_id_of(req);
         match method {
             Method::Options => {
+                // The Contact names the pool FQDN and the port the ping came in on.
                 let sent_by = self.locator.sent_by(from);
-                let resp = local::options_ok(req, &sent_by, from.via_transport(), &self.server);
+                let port = sent_by.rsplit_once(':').map_or("5060", |(_, p)| p);
+                let contact = format!("{}:{port}", self.cfg.fqdn);
+                let resp = local::options_ok(req, &contact, from.via_transport(), &self.server);
                 self.note(now, &call_id, || "answered OPTIONS (keep-alive)".into());
                 self.respond(now, txn, resp);
             }
@@ -783,7 +790,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             self.reject(now, txn, req, d);
             return None;
         }
-        match self.auth.verify_message(req, proxy, now.secs()) {
+        let verdict = match self.auth.verify_message(req, proxy, now.secs()) {
+            Err(sip_auth::AuthError::UriMismatch) => self.verify_for_me(req, proxy, now),
+            other => other,
+        };
+        match verdict {
             Ok(a) => {
                 let aor = self.users().aor_of(&a.user, &a.realm).cloned();
                 match aor {
@@ -810,6 +821,38 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 None
             }
         }
+    }
+
+    /// Credentials whose digest-uri names this server rather than the Request-URI: some
+    /// clients (SIPp among them) compute the digest over the first-hop proxy's address. The
+    /// URI still names us, so the credentials cannot be replayed against another server, and
+    /// the nonce-count check still refuses a second use (RFC 7616 §3.4.6 asks only that the
+    /// resource be the one requested; here the resource is this proxy's service).
+    fn verify_for_me(
+        &mut self,
+        req: &Message,
+        proxy: bool,
+        now: Now,
+    ) -> Result<sip_auth::Authenticated, sip_auth::AuthError> {
+        let mismatch = Err(sip_auth::AuthError::UriMismatch);
+        let Ok(Some(creds)) = sip_auth::credentials_for_realm(req, proxy, self.auth.realm()) else {
+            return mismatch;
+        };
+        let Some(uri) = creds.param("uri").map(str::to_owned) else {
+            return mismatch;
+        };
+        let names_me = Uri::parse(&uri).is_ok_and(|u| self.is_me(&u));
+        let Some(method) = req.method() else {
+            return mismatch;
+        };
+        if !names_me {
+            return mismatch;
+        }
+        let target = sip_auth::RequestTarget {
+            method: method.as_str(),
+            uri: &uri,
+        };
+        self.auth.verify(&target, &creds, now.secs())
     }
 
     fn challenge(&mut self, now: Now, txn: TxnId, req: &Message, proxy: bool, stale: bool) {
@@ -1226,15 +1269,28 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
     /// Whether `uri` names this server: its FQDN or one of its listening addresses (a
     /// port-less address means the default port of the scheme, RFC 3261 §19.1.2).
     fn is_me(&self, uri: &Uri) -> bool {
+        uri.as_sip().is_some_and(|s| s.user.is_none()) && self.is_my_host(uri)
+    }
+
+    /// Whether the host part of `uri` is this server, whatever the user part (keep-alive
+    /// pingers send `OPTIONS sip:ping@<server address>`).
+    fn is_my_host(&self, uri: &Uri) -> bool {
         let Some(s) = uri.as_sip() else { return false };
-        if s.user.is_some() {
-            return false;
-        }
         match &s.host {
             Host::Domain(d) => d.eq_ignore_ascii_case(&self.cfg.fqdn),
             Host::V4(a) => self.listens_on(IpAddr::V4(*a), s),
             Host::V6(a) => self.listens_on(IpAddr::V6(*a), s),
         }
+    }
+
+    /// Whether the host of `uri` is an IP address this server listens on (any port).
+    fn is_my_ip(&self, uri: &Uri) -> bool {
+        let ip = match uri.as_sip().map(|s| &s.host) {
+            Some(Host::V4(a)) => IpAddr::V4(*a),
+            Some(Host::V6(a)) => IpAddr::V6(*a),
+            _ => return false,
+        };
+        self.cfg.listen.iter().any(|a| a.ip() == ip)
     }
 
     fn listens_on(&self, ip: IpAddr, s: &SipUri) -> bool {

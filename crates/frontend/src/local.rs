@@ -110,7 +110,7 @@ pub fn challenge(req: &Message, proxy: bool, challenges: &[AuthValue], server: &
 }
 
 /// The 200 to an OPTIONS addressed to the server (RFC 3261 §11.2): Allow, Supported, Accept
-/// and a Contact naming the address and transport it came in on.
+/// and a Contact naming the server (`host:port`) and the transport the ping came in on.
 pub fn options_ok(req: &Message, sent_by: &str, transport: &str, server: &str) -> Message {
     let mut r = Message::response_to(req, 200, "OK", Some(&to_tag(req)));
     r.remove_all(&HeaderName::ContentLength);

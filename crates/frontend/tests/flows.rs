@@ -583,3 +583,14 @@ fn in_dialog_requests_follow_the_route_set() {
         "claims a local From: challenged"
     );
 }
+
+// Keep-alive pingers address the server with a user part: `OPTIONS sip:ping@<address>`.
+#[test]
+fn options_to_the_server_address_with_a_user_part() {
+    let mut n = Net::new();
+    let out = n.send(
+        "OPTIONS sip:fe@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bKo2\nMax-Forwards: 70\nFrom: <sip:sipsak@192.0.2.5>;tag=e\nTo: <sip:fe@127.0.0.1:5060>\nCall-ID: opt2\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n",
+        "192.0.2.5:5060",
+    );
+    assert_eq!(out[0].1.status(), Some(200), "{}", out[0].1);
+}

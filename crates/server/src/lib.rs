@@ -2,7 +2,9 @@
 //! starts the transports and answers what arrives. Later roles (registrar, proxy, edge,
 //! relay) plug in here; the protocol logic stays in the pure crates.
 
+pub mod admin;
 pub mod devcert;
+pub mod front;
 pub mod relay;
 pub mod responder;
 
@@ -88,6 +90,23 @@ pub enum StartError {
         "{0} (another server on that port? use --relay-listen to pick another address, or --no-relay)"
     )]
     Relay(#[from] relay::RelayStartError),
+    /// The store.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    /// The store's secret.
+    #[error("{0}")]
+    Secret(String),
+    /// The front end's configuration.
+    #[error("front end: {0}")]
+    FrontEnd(#[from] frontend::ConfigError),
+    /// The admin socket.
+    #[error("admin socket {path}: {source} (is another server using this data directory?)")]
+    Admin {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl Topology {
@@ -134,6 +153,8 @@ pub struct Settings {
     pub listen: Vec<(Proto, SocketAddr)>,
     /// The media relay and shared port; `None` runs no relay.
     pub relay: Option<relay::RelaySettings>,
+    /// Digest algorithms offered, most preferred first (RFC 8760 §2.4); empty: SHA-256, MD5.
+    pub digest_algorithms: Vec<sip_auth::Algorithm>,
 }
 
 /// The default listeners: UDP and TCP 5060, TLS 5061, on 127.0.0.1 (RFC 3261 §19.1.2).
@@ -156,6 +177,7 @@ pub struct Running {
     /// The relay, when it runs.
     pub relay: Option<relay::RelayHandle>,
     task: tokio::task::JoinHandle<()>,
+    admin: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -164,6 +186,7 @@ impl Running {
         if let Some(r) = &self.relay {
             r.stop();
         }
+        self.admin.abort();
         self.task.abort();
     }
 }
@@ -204,8 +227,23 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         limits: net::Limits::default(),
     };
     let (net, events) = Net::start(cfg).await?;
-    let responder = Responder::new(&fqdn);
-    let task = tokio::spawn(core_loop(net.clone(), events, responder));
+    let fe = front_end(&settings, &net)?;
+    let store = fe.store;
+    let (commands, command_rx) = tokio::sync::mpsc::channel(16);
+    let admin_path = admin::socket_path(&settings.data_dir);
+    let admin_task = admin::listen(&admin_path, commands).map_err(|source| StartError::Admin {
+        path: admin_path.clone(),
+        source,
+    })?;
+    let task = tokio::spawn(core_loop(
+        net.clone(),
+        events,
+        Responder::new(&fqdn),
+        fe.core,
+        store,
+        command_rx,
+        fe.realm,
+    ));
     let relay = match &settings.relay {
         Some(r) => Some(relay::start(r, &settings.data_dir, tls_mux, net.clone()).await?),
         None => None,
@@ -215,6 +253,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         pki,
         relay,
         task,
+        admin: admin_task,
     })
 }
 
@@ -249,21 +288,98 @@ impl Hop {
     }
 }
 
-/// The server's one task: transport events in, the transaction layer (RFC 3261 §17) in the
-/// middle, the responder as transaction user, transmissions out.
+/// The front end as the server runs it.
+pub type Core = frontend::FrontEnd<Hop, front::NetLocator>;
+/// The store, shared with the write-behind flushes.
+pub type SharedStore = std::sync::Arc<std::sync::Mutex<store::RedbStore>>;
+
+struct Built {
+    core: Core,
+    store: SharedStore,
+    realm: String,
+}
+
+/// Opens the store, reads users and bindings, and builds the front end.
+fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
+    use store::Store as _;
+    let mut st = store::RedbStore::open(&settings.data_dir)?;
+    let secret = st
+        .secret("frontend.secret", 32, relay::fill_random)
+        .map_err(|e| StartError::Secret(e.to_string()))?;
+    let users = st.load_users()?;
+    for bad in &users.skipped {
+        warn!(%bad, "skipped a damaged user record");
+    }
+    let bindings = st.load_bindings()?;
+    for bad in &bindings.skipped {
+        warn!(%bad, "skipped a damaged binding record");
+    }
+    let t = &settings.topology;
+    let directory = front::directory(&t.model, &users.items);
+    let listeners = net.local_addrs();
+    let mut cfg = frontend::FrontEndConfig::new(&t.deployment.fqdn, &t.deployment.domains, &secret);
+    cfg.listen = listeners.iter().map(|(_, a)| *a).collect();
+    cfg.registrar.service_route.clear();
+    let realm = cfg.digest.realm.clone();
+    if !settings.digest_algorithms.is_empty() {
+        cfg.digest.algorithms = settings.digest_algorithms.clone();
+    }
+    cfg.digest.counter_seed = {
+        let mut b = [0u8; 8];
+        let _ = relay::fill_random(&mut b);
+        u64::from_le_bytes(b)
+    };
+    let mut core =
+        frontend::FrontEnd::new(cfg, directory, front::NetLocator::new(listeners.to_vec()))?;
+    let n = bindings.items.len();
+    let dropped = core.restore(now(), bindings.items);
+    info!(
+        users = core.users().len(),
+        bindings = n - dropped.min(n),
+        expired = dropped,
+        store = %st.location(),
+        "front end ready"
+    );
+    Ok(Built {
+        core,
+        store: std::sync::Arc::new(std::sync::Mutex::new(st)),
+        realm,
+    })
+}
+
+/// The two clocks the front end reads.
+fn now() -> frontend::Now {
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    frontend::Now {
+        mono: std::time::Instant::now(),
+        wall_ms,
+    }
+}
+
+/// How often changed bindings are written (a `kill -9` loses at most this much).
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The server's one task: transport events in, the front end (transaction layer, registrar,
+/// proxy) in the middle, transmissions out; changed bindings written behind; admin requests
+/// answered between messages.
 async fn core_loop(
     net: Net,
     mut events: tokio::sync::mpsc::Receiver<NetEvent>,
     responder: Responder,
+    mut fe: Core,
+    store: SharedStore,
+    mut commands: tokio::sync::mpsc::Receiver<admin::Command>,
+    realm: String,
 ) {
-    use sip_txn::{Event, TimerConfig, TransactionLayer};
-    let mut layer: TransactionLayer<Hop> = TransactionLayer::new(TimerConfig::default());
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let wake = layer.poll_timeout();
+        let wake = fe.poll_timeout();
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { return };
-                let now = std::time::Instant::now();
                 match ev {
                     NetEvent::Received(r) => {
                         let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn };
@@ -272,9 +388,7 @@ async fn core_loop(
                                 if let Some(conn) = r.conn {
                                     honour_alias(&net, conn, r.proto, &msg);
                                 }
-                                if let Err(e) = layer.handle_message(now, msg, hop) {
-                                    debug!(remote = %r.remote, error = %e, "not taken by the transaction layer");
-                                }
+                                fe.handle_message(now(), msg, hop);
                             }
                             Err(Outcome::Reply(bytes)) => {
                                 if let Err(e) = net.send(&Target::reply_to(&r), bytes).await {
@@ -284,37 +398,38 @@ async fn core_loop(
                             Err(Outcome::Drop(why)) => debug!(remote = %r.remote, why, "dropped"),
                         }
                     }
-                    NetEvent::Closed { conn, remote, reason } => debug!(%conn, %remote, ?reason, "connection closed"),
+                    NetEvent::Closed { conn, remote, reason } => {
+                        debug!(%conn, %remote, ?reason, "connection closed");
+                        fe.flow_closed(now(), registrar::FlowId(conn.0));
+                    }
                 }
             }
-            () = sleep_until(wake) => layer.handle_timeout(std::time::Instant::now()),
-        }
-        let now = std::time::Instant::now();
-        while let Some(ev) = layer.poll_event() {
-            let answer = match ev {
-                Event::Request { txn, request, from } => responder
-                    .respond(&request, from.proto, from.remote, from.local)
-                    .map(|resp| (txn, resp)),
-                // RFC 3261 §9.2: the INVITE is answered at once here, so nothing is left to cancel.
-                Event::Cancel {
-                    txn, request, from, ..
-                } => Some((txn, responder.status(&request, 481, from.remote))),
-                // RFC 3261 §8.2.2.2: a request that merged with one in progress gets 482.
-                Event::MergedRequest {
-                    txn, request, from, ..
-                } => Some((txn, responder.status(&request, 482, from.remote))),
-                other => {
-                    debug!(event = ?other, "transaction event");
-                    None
+            () = sleep_until(wake) => fe.handle_timeout(now()),
+            _ = flush.tick() => {
+                let batch = fe.take_dirty(now());
+                if !batch.is_empty() {
+                    let store = store.clone();
+                    let n = batch.len();
+                    let res = tokio::task::spawn_blocking(move || {
+                        use store::Store as _;
+                        store.lock().map_err(|_| "store lock poisoned".to_owned())
+                            .and_then(|mut s| s.flush(batch).map_err(|e| e.to_string()))
+                    }).await;
+                    match res {
+                        Ok(Ok(())) => debug!(aors = n, "bindings written"),
+                        Ok(Err(e)) => warn!(error = %e, "cannot write bindings"),
+                        Err(e) => warn!(error = %e, "binding writer failed"),
+                    }
                 }
-            };
-            if let Some((txn, resp)) = answer
-                && let Err(e) = layer.send_response(now, txn, resp)
-            {
-                warn!(%txn, error = %e, "cannot answer");
+            }
+            cmd = commands.recv() => {
+                if let Some(cmd) = cmd {
+                    let answer = admin_command(&mut fe, &store, &realm, cmd.request);
+                    let _ = cmd.reply.send(answer);
+                }
             }
         }
-        while let Some(t) = layer.poll_transmit() {
+        while let Some(t) = fe.poll_transmit() {
             if let Err(e) = net.send(&t.to.target(), t.message.to_bytes()).await {
                 warn!(remote = %t.to.remote, error = %e, "send failed");
                 if let Some(txn) = t.txn {
@@ -329,11 +444,135 @@ async fn core_loop(
                             sip_txn::TransportError::Datagram(e.to_string())
                         }
                     };
-                    layer.handle_transport_error(now, txn, err);
+                    fe.handle_transport_error(now(), txn, err);
                 }
             }
         }
     }
+}
+
+fn parse_aor(text: &str) -> Result<registrar::Aor, String> {
+    sip_msg::Uri::parse(text)
+        .ok()
+        .and_then(|u| registrar::Aor::from_uri(&u))
+        .ok_or_else(|| format!("{text:?} is not an address of record; write sip:user@domain"))
+}
+
+fn admin_command(
+    fe: &mut Core,
+    store: &SharedStore,
+    realm: &str,
+    request: admin::Request,
+) -> admin::Response {
+    use admin::{Request, Response};
+    use store::Store as _;
+    let ok = |lines: Vec<String>| Response::Ok { lines };
+    let err = |error: String| Response::Error { error };
+    match request {
+        Request::Trace { call_id } => match fe.trace(&call_id) {
+            Some(lines) => ok(lines
+                .into_iter()
+                .map(|l| format!("{} {}", format_ms(l.at_ms), l.text))
+                .collect()),
+            None => err(format!(
+                "no trace for Call-ID {call_id:?} (the ring keeps the latest calls only; `convene ctl trace --list` shows them)"
+            )),
+        },
+        Request::Calls => ok(fe.traced_calls()),
+        Request::Bindings { aor } => match parse_aor(&aor) {
+            Ok(a) => {
+                let n = now();
+                ok(fe
+                    .registrar()
+                    .lookup(registrar::Time(n.wall_ms), &a)
+                    .into_iter()
+                    .map(|b| {
+                        format!(
+                            "{} expires in {} s{}",
+                            b.contact,
+                            b.remaining(registrar::Time(n.wall_ms)),
+                            b.instance
+                                .map(|i| format!(" instance {i}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect())
+            }
+            Err(e) => err(e),
+        },
+        Request::SetUser {
+            aor,
+            password,
+            must_exist,
+        } => {
+            let a = match parse_aor(&aor) {
+                Ok(a) => a,
+                Err(e) => return err(e),
+            };
+            let exists = fe.users().contains(&a);
+            match must_exist {
+                Some(true) if !exists => {
+                    return err(format!("no user {a}; add it with `convene ctl user add`"));
+                }
+                Some(false) if exists => {
+                    return err(format!(
+                        "user {a} exists; change its password with `convene ctl user set-password`"
+                    ));
+                }
+                _ => {}
+            }
+            if password.is_empty() {
+                return err("the password is empty".into());
+            }
+            let rec = front::record_for_password(&a, realm, &password);
+            let saved = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_owned())
+                .and_then(|mut s| s.put_user(&rec).map_err(|e| e.to_string()));
+            if let Err(e) = saved {
+                return err(e);
+            }
+            if let Some(user) = front::user_from_record(&rec) {
+                fe.users_mut().insert(user);
+            }
+            ok(vec![format!(
+                "{} {a} (realm {realm}; MD5 and SHA-256 HA1 stored)",
+                if exists { "password set for" } else { "added" }
+            )])
+        }
+        Request::RemoveUser { aor } => {
+            let a = match parse_aor(&aor) {
+                Ok(a) => a,
+                Err(e) => return err(e),
+            };
+            let removed = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_owned())
+                .and_then(|mut s| s.remove_user(&a.to_string()).map_err(|e| e.to_string()));
+            match removed {
+                Ok(true) => {
+                    fe.users_mut().remove(&a);
+                    ok(vec![format!("removed {a}")])
+                }
+                Ok(false) => err(format!(
+                    "{a} is not a user added with `convene ctl user` (users of the topology file are changed there)"
+                )),
+                Err(e) => err(e),
+            }
+        }
+    }
+}
+
+/// `HH:MM:SS.mmm` UTC of a wall-clock time.
+fn format_ms(ms: u64) -> String {
+    let s = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        ms % 1000
+    )
 }
 
 async fn sleep_until(at: Option<std::time::Instant>) {

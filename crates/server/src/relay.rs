@@ -110,7 +110,7 @@ pub fn shared_secret(data_dir: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Fills `buf` from the OS random number generator (through the TLS library's provider).
 /// Secrets are never made from anything weaker: a failing RNG is an error.
-fn fill_random(buf: &mut [u8]) -> std::io::Result<()> {
+pub fn fill_random(buf: &mut [u8]) -> std::io::Result<()> {
     rustls::crypto::aws_lc_rs::default_provider()
         .secure_random
         .fill(buf)

@@ -32,6 +32,7 @@ fn binding(user: &str, id: u64, expires_at: u64) -> Binding {
         instance: Some(format!("<urn:uuid:00000000-0000-0000-0000-{id:012}>")),
         reg_id: None,
         flow: None,
+        received_on: None,
         path: vec!["<sip:edge.example.test;lr>".into()],
         epid: Some("01010101".into()),
         temp_gruu_first: 1,

@@ -1,0 +1,247 @@
+//! The front end's I/O side: users from the topology and the store, the locator that turns
+//! next-hop URIs into transport addresses, and the glue between [`frontend::FrontEnd`] and
+//! the transports.
+
+use std::net::{IpAddr, SocketAddr};
+
+use frontend::{Directory, Locator, Transport, User};
+use net::Proto;
+use registrar::{Aor, FlowId};
+use sip_auth::{Algorithm, Ha1};
+use sip_msg::{Host, SipUri};
+
+use crate::Hop;
+
+impl Transport for Hop {
+    fn via_transport(&self) -> &'static str {
+        self.proto.via_token()
+    }
+
+    fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    fn flow(&self) -> Option<FlowId> {
+        self.conn.map(|c| FlowId(c.0))
+    }
+}
+
+/// Next hops by address: IP-literal URIs only for now (RFC 3263 resolution of host names comes
+/// with the DNS wiring), transport from the URI (RFC 3263 §4.1).
+#[derive(Debug, Clone)]
+pub struct NetLocator {
+    listeners: Vec<(Proto, SocketAddr)>,
+}
+
+impl NetLocator {
+    /// A locator for a server bound to `listeners`.
+    pub fn new(listeners: Vec<(Proto, SocketAddr)>) -> NetLocator {
+        NetLocator { listeners }
+    }
+
+    fn first(&self, proto: Proto) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(p, _)| *p == proto)
+            .map(|(_, a)| *a)
+    }
+}
+
+impl Locator<Hop> for NetLocator {
+    fn locate(&self, uri: &SipUri) -> Option<Hop> {
+        let ip = match &uri.host {
+            Host::V4(a) => IpAddr::V4(*a),
+            Host::V6(a) => IpAddr::V6(*a),
+            Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            }
+            Host::Domain(_) => return None,
+        };
+        let proto = match uri.transport().map(|t| t.to_ascii_lowercase()) {
+            _ if uri.secure => Proto::Tls,
+            Some(t) if t == "tls" => Proto::Tls,
+            Some(t) if t == "tcp" => Proto::Tcp,
+            _ => Proto::Udp,
+        };
+        let port = uri
+            .port
+            .unwrap_or(if proto == Proto::Tls { 5061 } else { 5060 });
+        let local = self.first(proto)?;
+        Some(Hop {
+            proto,
+            remote: SocketAddr::new(ip, port),
+            local,
+            conn: None,
+        })
+    }
+
+    fn sent_by(&self, peer: &Hop) -> String {
+        // What arrived names the address it arrived on; what leaves, our listener of that
+        // transport (a wildcard bind names the loopback address, good for the demo only).
+        let addr = if peer.local.ip().is_unspecified() || peer.local.port() == 0 {
+            self.first(peer.proto).unwrap_or(peer.local)
+        } else {
+            peer.local
+        };
+        addr.to_string()
+    }
+}
+
+/// A user of the topology as the front end's directory holds it; `None` for a user whose
+/// credentials are kept in the store, or who has none.
+pub fn user_from_topology(u: &topology::UserConfig) -> Option<User> {
+    let uri = sip_msg::Uri::parse(u.aor.get_ref()).ok()?;
+    let aor = Aor::from_uri(&uri)?;
+    let pw = u.password.as_ref()?.get_ref();
+    let username = pw
+        .username
+        .as_ref()
+        .map_or_else(|| aor.user().to_owned(), |s| s.get_ref().clone());
+    let mut ha1 = Vec::new();
+    if let Some(h) = pw
+        .ha1_md5
+        .as_ref()
+        .and_then(|h| Ha1::from_hex(Algorithm::Md5, h.get_ref()))
+    {
+        ha1.push(h);
+    }
+    if let Some(h) = pw
+        .ha1_sha256
+        .as_ref()
+        .and_then(|h| Ha1::from_hex(Algorithm::Sha256, h.get_ref()))
+    {
+        ha1.push(h);
+    }
+    Some(User {
+        aor,
+        username,
+        realm: pw.realm.get_ref().clone(),
+        ha1,
+    })
+}
+
+/// A user record of the store as the directory holds it.
+pub fn user_from_record(r: &store::UserRecord) -> Option<User> {
+    let uri = sip_msg::Uri::parse(&r.aor).ok()?;
+    let aor = Aor::from_uri(&uri)?;
+    let mut ha1 = Vec::new();
+    if let Some(h) = r
+        .ha1_md5
+        .as_deref()
+        .and_then(|h| Ha1::from_hex(Algorithm::Md5, h))
+    {
+        ha1.push(h);
+    }
+    if let Some(h) = r
+        .ha1_sha256
+        .as_deref()
+        .and_then(|h| Ha1::from_hex(Algorithm::Sha256, h))
+    {
+        ha1.push(h);
+    }
+    Some(User {
+        aor,
+        username: r.username.clone(),
+        realm: r.realm.clone(),
+        ha1,
+    })
+}
+
+/// The store record for a user with `password` (only its HA1 values are kept: RFC 7616 §3.4.2).
+pub fn record_for_password(aor: &Aor, realm: &str, password: &str) -> store::UserRecord {
+    let username = aor.user().to_owned();
+    store::UserRecord {
+        aor: aor.to_string(),
+        username: username.clone(),
+        realm: realm.to_owned(),
+        display_name: None,
+        ha1_md5: Some(
+            sip_auth::ha1(&username, realm, password, Algorithm::Md5)
+                .as_hex()
+                .to_owned(),
+        ),
+        ha1_sha256: Some(
+            sip_auth::ha1(&username, realm, password, Algorithm::Sha256)
+                .as_hex()
+                .to_owned(),
+        ),
+    }
+}
+
+/// Every user: the topology's, then the store's (which win: `convene ctl user` changes them).
+pub fn directory(model: &topology::Topology, stored: &[store::UserRecord]) -> Directory {
+    let mut d = Directory::new();
+    for u in &model.users {
+        if let Some(user) = user_from_topology(u) {
+            d.insert(user);
+        } else if let Ok(uri) = sip_msg::Uri::parse(u.aor.get_ref())
+            && let Some(aor) = Aor::from_uri(&uri)
+        {
+            // A user without credentials in the topology still exists (404 vs 480).
+            d.insert(User {
+                username: aor.user().to_owned(),
+                realm: String::new(),
+                ha1: Vec::new(),
+                aor,
+            });
+        }
+    }
+    for r in stored {
+        if let Some(user) = user_from_record(r) {
+            d.insert(user);
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_users_carry_both_hashes() {
+        let t = crate::Topology::load(None).unwrap();
+        let d = directory(&t.model, &[]);
+        assert_eq!(d.len(), 3);
+        use sip_auth::Credentials;
+        let md5 = d.ha1("alice", "example.test", Algorithm::Md5).unwrap();
+        assert_eq!(
+            md5,
+            sip_auth::ha1("alice", "example.test", "alice-dev", Algorithm::Md5)
+        );
+        assert!(d.ha1("bob", "example.test", Algorithm::Sha256).is_some());
+    }
+
+    #[test]
+    fn stored_users_override_the_topology() {
+        let t = crate::Topology::load(None).unwrap();
+        let aor = Aor::new("alice", "example.test");
+        let rec = record_for_password(&aor, "example.test", "new-secret");
+        rec.check().unwrap();
+        let d = directory(&t.model, &[rec]);
+        use sip_auth::Credentials;
+        assert_eq!(
+            d.ha1("alice", "example.test", Algorithm::Md5).unwrap(),
+            sip_auth::ha1("alice", "example.test", "new-secret", Algorithm::Md5)
+        );
+    }
+
+    #[test]
+    fn locator_takes_transport_from_the_uri() {
+        let l = NetLocator::new(vec![
+            (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
+            (Proto::Tcp, "127.0.0.1:5060".parse().unwrap()),
+        ]);
+        let uri = |s: &str| sip_msg::Uri::parse(s).unwrap().as_sip().unwrap().clone();
+        let h = l
+            .locate(&uri("sip:bob@192.0.2.1:5070;transport=tcp"))
+            .unwrap();
+        assert_eq!(h.proto, Proto::Tcp);
+        assert_eq!(h.remote, "192.0.2.1:5070".parse().unwrap());
+        let h = l.locate(&uri("sip:bob@192.0.2.1")).unwrap();
+        assert_eq!((h.proto, h.remote.port()), (Proto::Udp, 5060));
+        assert!(l.locate(&uri("sip:bob@host.example")).is_none());
+        // No TLS listener: no TLS hop.
+        assert!(l.locate(&uri("sips:bob@192.0.2.1")).is_none());
+    }
+}
