@@ -26,10 +26,15 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let data = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap(), &[])
+    }
+
+    /// Starts on `data` (a restart reuses the previous run's) with extra `convene up` options.
+    fn start_in(data: tempfile::TempDir, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_convene"))
             .args(["up", "--data"])
             .arg(data.path())
+            .args(extra)
             .args([
                 "--listen",
                 "udp:127.0.0.1:0",
@@ -44,7 +49,11 @@ impl Server {
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
-                std::fs::File::create(data.path().join("stderr.log")).unwrap(),
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(data.path().join("stderr.log"))
+                    .unwrap(),
             ))
             .spawn()
             .unwrap();
@@ -88,6 +97,15 @@ impl Server {
             ca: ca.unwrap(),
             _data: data,
         }
+    }
+
+    /// `kill -9`: no chance to write anything more; returns the data directory.
+    fn kill9(mut self) -> tempfile::TempDir {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self._data, empty)
     }
 
     /// Sends SIGTERM and returns the exit status.
@@ -495,4 +513,357 @@ fn a_busy_relay_port_is_named_with_the_fix() {
         err.contains("--relay-listen") && err.contains("--no-relay"),
         "{err}"
     );
+}
+
+// --- the front end: registrar and proxy (issue 5) -------------------------------------------
+
+/// `convene up` options for SIPp, which computes only MD5 and takes the first challenge.
+const MD5_FIRST: &[&str] = &["--digest-algorithms", "MD5"];
+
+fn md5_server() -> Server {
+    Server::start_in(tempfile::tempdir().unwrap(), MD5_FIRST)
+}
+
+fn assert_sipp_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: SIPp failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Registers `user` (password `<user>-dev`) with a contact at `contact_port`.
+fn register(s: &Server, transport: &str, user: &str, contact_port: u16) {
+    let target = if transport == "t1" { s.tcp } else { s.udp };
+    let out = sipp(
+        "register.xml",
+        transport,
+        target,
+        1,
+        &[
+            "-s",
+            user,
+            "-ap",
+            &format!("{user}-dev"),
+            "-key",
+            "contact_port",
+            &contact_port.to_string(),
+            "-key",
+            "expires",
+            "600",
+        ],
+    );
+    assert_sipp_ok(&out, &format!("REGISTER {user} over {transport}"));
+}
+
+/// A SIPp UAS on `port` running `scenario` for `calls` calls, in the background.
+fn sipp_uas(scenario: &str, transport: &str, port: u16, calls: u32) -> Child {
+    tool("sipp")
+        .arg("-sf")
+        .arg(Path::new(SCENARIOS).join(scenario))
+        .args([
+            "-t",
+            transport,
+            "-p",
+            &port.to_string(),
+            "-m",
+            &calls.to_string(),
+            "-timeout",
+            "30s",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a background SIPp to finish its scenario; it must succeed.
+fn finish(mut child: Child, what: &str) {
+    for _ in 0..300 {
+        if let Some(st) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                st.success(),
+                "{what}: SIPp UAS failed:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    panic!(
+        "{what}: SIPp UAS did not finish within 30 s:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A MESSAGE scenario expecting `code` with `diag` in the answer; `auth` answers a 407 first.
+fn message_scenario(
+    dir: &Path,
+    from: &str,
+    target: &str,
+    code: u16,
+    diag: &str,
+    auth: bool,
+) -> PathBuf {
+    let challenge = if auth {
+        format!(
+            r#"<recv response="407" auth="true"/>
+  <send retrans="500">
+    <![CDATA[
+      MESSAGE {target} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      Max-Forwards: 70
+      From: <{from}>;tag=[pid]M[call_number]
+      To: <{target}>
+      Call-ID: [call_id]
+      CSeq: 2 MESSAGE
+      [authentication]
+      Content-Type: text/plain
+      Content-Length: [len]
+
+      hello from sipp
+    ]]>
+  </send>"#
+        )
+    } else {
+        String::new()
+    };
+    let text = std::fs::read_to_string(Path::new(SCENARIOS).join("message.xml"))
+        .unwrap()
+        .replace("@CHALLENGE@", &challenge)
+        .replace("@FROM@", from)
+        .replace("@TARGET@", target)
+        .replace("@CODE@", &code.to_string())
+        .replace("@DIAG@", diag);
+    let path = dir.join(format!("message-{code}.xml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_message(
+    s: &Server,
+    transport: &str,
+    from: &str,
+    target: &str,
+    code: u16,
+    diag: &str,
+) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = from.ends_with("@example.test");
+    let scenario = message_scenario(dir.path(), from, target, code, diag, auth);
+    let addr = if transport == "t1" { s.tcp } else { s.udp };
+    tool("sipp")
+        .current_dir(dir.path())
+        .arg("-sf")
+        .arg(&scenario)
+        .args([
+            "-t",
+            transport,
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-au",
+            "alice",
+            "-ap",
+            "alice-dev",
+        ])
+        .arg(addr.to_string())
+        .output()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    // Free for both UDP and TCP at the moment of asking.
+    loop {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// RFC 3261 §10, §16: bob registers two endpoints with Digest; alice's INVITE forks to both;
+/// one answers, the other is cancelled (RFC 3261 §16.7 step 10); ACK and BYE follow the
+/// Record-Route. Over UDP and over TCP.
+#[test]
+fn registered_user_is_called_on_every_endpoint_and_the_loser_is_cancelled() {
+    let s = md5_server();
+    for t in ["u1", "t1"] {
+        let (p1, p2) = (free_port(), free_port());
+        register(&s, t, "bob", p1);
+        register(&s, t, "bob", p2);
+        let answer = sipp_uas("uas_answer.xml", t, p1, 1);
+        let ring = sipp_uas("uas_ring.xml", t, p2, 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let target = if t == "t1" { s.tcp } else { s.udp };
+        let out = sipp(
+            "uac_call.xml",
+            t,
+            target,
+            1,
+            &["-s", "bob", "-au", "alice", "-ap", "alice-dev"],
+        );
+        assert_sipp_ok(&out, &format!("alice calls bob over {t}"));
+        assert_eq!(screen_number(&out, "Successful call"), 1, "{t}");
+        // Both UAS daemons ran their scenario to the end (the ringing one got CANCEL + ACK).
+        finish(answer, "the answering fork");
+        finish(ring, "the ringing fork (CANCEL, 487, ACK)");
+        // Unregister for the next transport: a fresh server would do too, but this also
+        // shows `Expires: 0` removing bindings.
+        let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+            .args(["ctl", "user", "bindings", "sip:bob@example.test", "--data"])
+            .arg(s._data.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().count(),
+            2 * (if t == "u1" { 1 } else { 2 }),
+            "{text}"
+        );
+    }
+}
+
+/// RFC 3428: MESSAGE reaches a registered user; unregistered 480 (60016), unknown 404 with
+/// 1003 after authentication, relay to a foreign domain refused 403 (60017).
+#[test]
+fn message_routing_and_rejections_explain_themselves() {
+    let s = md5_server();
+    let port = free_port();
+    register(&s, "u1", "bob", port);
+    let uas = sipp_uas("uas_message.xml", "u1", port, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:bob@example.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(&out, "MESSAGE to bob");
+    finish(uas, "bob's endpoint");
+    for (t, target, code, diag) in [
+        (
+            "u1",
+            "sip:carol@example.test",
+            480,
+            "ms-diagnostics: 60016;reason=.User is not registered",
+        ),
+        (
+            "t1",
+            "sip:dave@example.test",
+            404,
+            "ms-diagnostics: 1003;reason=.User does not exist",
+        ),
+    ] {
+        let out = run_message(&s, t, "sip:alice@example.test", target, code, diag);
+        assert_sipp_ok(&out, &format!("MESSAGE to {target} over {t}"));
+    }
+    // An outsider tries to use the server as a relay.
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:spam@elsewhere.test",
+        "sip:victim@192.0.2.99",
+        403,
+        "ms-diagnostics: 60017;",
+    );
+    assert_sipp_ok(&out, "relay attempt");
+}
+
+/// Bindings survive `kill -9`: the restarted server still reaches bob.
+#[test]
+fn registrations_survive_kill_9() {
+    let s = md5_server();
+    let port = free_port();
+    register(&s, "u1", "bob", port);
+    // The write-behind interval is 100 ms.
+    std::thread::sleep(Duration::from_millis(400));
+    let data = s.kill9();
+    let s = Server::start_in(data, MD5_FIRST);
+    let uas = sipp_uas("uas_message.xml", "u1", port, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:bob@example.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(&out, "MESSAGE to bob after a restart");
+    finish(uas, "bob's endpoint");
+    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "user", "bindings", "sip:bob@example.test", "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+}
+
+/// SIPVicious-style probing: REGISTER and INVITE for existing and missing users must not
+/// differ in anything a scanner could tell apart (status, header names, diagnostics).
+#[test]
+fn probing_user_names_tells_nothing() {
+    let s = md5_server();
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = c.local_addr().unwrap().port();
+    let ask = |text: String| {
+        c.send_to(text.as_bytes(), s.udp).unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            let (n, _) = c.recv_from(&mut buf).unwrap();
+            let m = sip_msg::Message::parse(buf[..n].to_vec()).unwrap();
+            if m.status().is_some_and(|st| st >= 200) {
+                return m;
+            }
+        }
+    };
+    let shape = |m: &sip_msg::Message| {
+        let names: Vec<String> = m
+            .headers()
+            .iter()
+            .map(|h| h.name().as_str().to_owned())
+            .collect();
+        let diags: Vec<u32> = m.ms_diagnostics().unwrap().iter().map(|d| d.code).collect();
+        (m.status(), m.reason().map(str::to_owned), names, diags)
+    };
+    let mut shapes = Vec::new();
+    for (i, user) in ["alice", "nosuchuser"].iter().enumerate() {
+        // SIPVicious svwar: REGISTER without credentials, and with wrong ones.
+        let reg = ask(format!(
+            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKsv{i}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@example.test>;tag=sv{i}\r\nTo: <sip:{user}@example.test>\r\nCall-ID: sv-reg-{i}\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nContent-Length: 0\r\n\r\n"
+        ));
+        let wrong = ask(format!(
+            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKsw{i}\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@example.test>;tag=sv{i}\r\nTo: <sip:{user}@example.test>\r\nCall-ID: sv-reg-{i}\r\nCSeq: 2 REGISTER\r\nContact: <sip:{user}@127.0.0.1:{port}>\r\nAuthorization: Digest username=\"{user}\", realm=\"example.test\", nonce=\"{}\", uri=\"sip:example.test\", response=\"00000000000000000000000000000000\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"x\"\r\nContent-Length: 0\r\n\r\n",
+            reg.www_authenticate().unwrap()[0].nonce().unwrap()
+        ));
+        // svwar's INVITE method from an outsider: unregistered and missing look alike.
+        let inv = ask(format!(
+            "INVITE sip:{user}@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKsi{i}\r\nMax-Forwards: 70\r\nFrom: <sip:scanner@elsewhere.test>;tag=si{i}\r\nTo: <sip:{user}@example.test>\r\nCall-ID: sv-inv-{i}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        shapes.push((shape(&reg), shape(&wrong), shape(&inv)));
+    }
+    assert_eq!(
+        shapes[0], shapes[1],
+        "existing and missing users must look the same"
+    );
+    assert_eq!(shapes[0].0.0, Some(401));
+    assert_eq!(shapes[0].1.0, Some(401));
+    assert_eq!(shapes[0].2.0, Some(480));
 }

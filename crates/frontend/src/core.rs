@@ -1153,6 +1153,20 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
     /// ACK for a 2xx and BENOTIFY: no transaction, forwarded along the route set.
     fn forward_stateless(&mut self, now: Now, req: Message, from: &P) {
         let call_id = call_id_of(&req);
+        // The ACK of a final response this server made itself (a 407, a 404…) whose branch
+        // differs from its INVITE's, so the transaction did not absorb it (RFC 3261 §17.1.1.3
+        // wants the same branch; some UACs, SIPp among them, use a new one). Its To tag is one
+        // of ours: it ends here.
+        if req.method() == Some(&Method::Ack)
+            && req
+                .to()
+                .ok()
+                .flatten()
+                .and_then(|t| t.tag().map(local::is_own_tag))
+                .unwrap_or(false)
+        {
+            return;
+        }
         let mut fwd = req.clone();
         let mut popped = 0;
         while let Ok(Some(r)) = fwd.routes().map(|r| r.into_iter().next()) {

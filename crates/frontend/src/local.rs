@@ -31,6 +31,11 @@ pub fn to_tag(req: &Message) -> String {
     format!("cv{:016x}", h.finish())
 }
 
+/// Whether a To tag is one [`to_tag`] makes (`cv` and 16 hex digits).
+pub fn is_own_tag(tag: &str) -> bool {
+    tag.len() == 18 && tag.starts_with("cv") && tag[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// FNV-1a, 64 bits: cheap, stable across runs and builds (tags and loop hashes must be).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fnv(u64);
@@ -178,6 +183,8 @@ mod tests {
                 .contains("sip:127.0.0.1:5060;transport=udp")
         );
         assert_eq!(r.to().unwrap().unwrap().tag(), Some(to_tag(&m).as_str()));
+        assert!(is_own_tag(&to_tag(&m)));
+        assert!(!is_own_tag("cv12") && !is_own_tag("a84b4c76e66710"));
     }
 
     #[test]
