@@ -867,3 +867,108 @@ fn probing_user_names_tells_nothing() {
     assert_eq!(shapes[0].1.0, Some(401));
     assert_eq!(shapes[0].2.0, Some(480));
 }
+
+/// A client that registers over TCP with a contact nobody listens on (as a client behind NAT
+/// does) still gets its calls: the proxy sends them down the connection the REGISTER came
+/// over (RFC 3261 §18.1.1 connection reuse, RFC 5626 §5.3).
+#[test]
+fn requests_reach_a_tcp_client_over_its_registration_connection() {
+    let s = md5_server();
+    let c = std::net::TcpStream::connect(s.tcp).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = c.local_addr().unwrap();
+    client_behind_nat(&s, c, local, "TCP");
+}
+
+/// The same over TLS: the dev CA's certificate checked, the flow kept.
+#[test]
+fn requests_reach_a_tls_client_over_its_registration_connection() {
+    let s = md5_server();
+    let c = tls_to(s.tls, &s.ca);
+    let local = c.sock.local_addr().unwrap();
+    client_behind_nat(&s, c, local, "TLS");
+}
+
+fn client_behind_nat<S: std::io::Read + std::io::Write>(
+    s: &Server,
+    mut c: S,
+    local: SocketAddr,
+    via: &str,
+) {
+    let transport = via.to_ascii_lowercase();
+    let mut framer = sip_msg::StreamFramer::new(1 << 16);
+    let mut read_msg = |c: &mut S| -> sip_msg::Message {
+        loop {
+            match framer.next_frame().unwrap() {
+                Some(sip_msg::Frame::Message(b)) => return sip_msg::Message::parse(b).unwrap(),
+                Some(_) => continue,
+                None => {
+                    let mut buf = [0u8; 4096];
+                    let n = c.read(&mut buf).unwrap();
+                    assert!(n > 0, "the server closed the connection");
+                    framer.push(&buf[..n]);
+                }
+            }
+        }
+    };
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/{via} {local};branch=z9hG4bKnat{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:bob@example.test>;tag=nat\r\nTo: <sip:bob@example.test>\r\nCall-ID: nat-reg\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:bob@10.9.9.9:5999;transport={transport}>\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    c.write_all(register(1, "").as_bytes()).unwrap();
+    let r401 = read_msg(&mut c);
+    assert_eq!(r401.status(), Some(401));
+    let creds = sip_auth::answer_challenge(
+        &r401.www_authenticate().unwrap()[0],
+        "bob",
+        "bob-dev",
+        &sip_auth::RequestTarget {
+            method: "REGISTER",
+            uri: "sip:example.test",
+        },
+        "nat1",
+        1,
+    )
+    .unwrap();
+    c.write_all(register(2, &format!("Authorization: {creds}\r\n")).as_bytes())
+        .unwrap();
+    let ok = read_msg(&mut c);
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    // alice sends bob a MESSAGE with SIPp over UDP; it arrives on bob's own connection.
+    let sender = std::thread::spawn({
+        let udp = s.udp;
+        let tcp = s.tcp;
+        let (tls, mux, turn_udp, ca) = (s.tls, s.mux, s.turn_udp, s.ca.clone());
+        move || {
+            let view = Server {
+                child: None,
+                udp,
+                tcp,
+                tls,
+                turn_udp,
+                mux,
+                ca,
+                _data: tempfile::tempdir().unwrap(),
+            };
+            run_message(
+                &view,
+                "u1",
+                "sip:alice@example.test",
+                "sip:bob@example.test",
+                200,
+                "SIP/2.0 200 OK",
+            )
+        }
+    });
+    let m = read_msg(&mut c);
+    assert_eq!(m.method(), Some(&sip_msg::Method::Message), "{m}");
+    assert_eq!(
+        m.uri().unwrap().to_string(),
+        format!("sip:bob@10.9.9.9:5999;transport={transport}")
+    );
+    let resp = sip_msg::Message::response_to(&m, 200, "OK", Some("bobtag"));
+    c.write_all(&resp.to_bytes()).unwrap();
+    let out = sender.join().unwrap();
+    assert_sipp_ok(&out, "MESSAGE over bob's registration connection");
+}

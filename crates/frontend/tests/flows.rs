@@ -142,10 +142,23 @@ impl Net {
 
     /// REGISTER `name` with `contact`, answering the 401; returns the final response.
     fn register(&mut self, name: &str, contact: &str, from: &str, password: &str) -> Message {
+        self.register_with(name, contact, from, password, "")
+    }
+
+    /// As `register`, with text appended to the Contact value and extra header lines.
+    fn register_with(
+        &mut self,
+        name: &str,
+        contact: &str,
+        from: &str,
+        password: &str,
+        extra: &str,
+    ) -> Message {
+        let (contact_params, headers) = extra.split_once('|').unwrap_or((extra, ""));
         self.seq += 2;
         let (s1, s2) = (self.seq - 1, self.seq);
         let req = format!(
-            "REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP {from};branch=z9hG4bKr1{name}{contact}.{s1}\nMax-Forwards: 70\nFrom: <sip:{name}@example.test>;tag=r{name}\nTo: <sip:{name}@example.test>\nCall-ID: reg-{name}-{contact}\nCSeq: {s1} REGISTER\nContact: <sip:{name}@{contact}>\nExpires: 600\nContent-Length: 0\n\n"
+            "REGISTER sip:example.test SIP/2.0\nVia: SIP/2.0/UDP {from};branch=z9hG4bKr1{name}{contact}.{s1}\nMax-Forwards: 70\nFrom: <sip:{name}@example.test>;tag=r{name}\nTo: <sip:{name}@example.test>\nCall-ID: reg-{name}-{contact}\nCSeq: {s1} REGISTER\nContact: <sip:{name}@{contact}>{contact_params}\nExpires: 600\n{headers}Content-Length: 0\n\n"
         );
         let out = self.send(&req, from);
         let r401 = &out[0].1;
@@ -593,4 +606,90 @@ fn options_to_the_server_address_with_a_user_part() {
         "192.0.2.5:5060",
     );
     assert_eq!(out[0].1.status(), Some(200), "{}", out[0].1);
+}
+
+// RFC 5627 §8.4.2: a request to a GRUU reaches exactly the endpoint it names, not every one.
+#[test]
+fn a_gruu_reaches_one_endpoint() {
+    let mut n = Net::new();
+    let ok = n.register_with(
+        "bob",
+        BOB1,
+        BOB1,
+        "bob-dev",
+        ";+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"|Supported: gruu\n",
+    );
+    assert_eq!(ok.status(), Some(200), "{ok}");
+    let gruu = ok.contacts().unwrap().iter().find_map(|c| match c {
+        sip_msg::Contact::Addr(a) => a.pub_gruu().map(str::to_owned),
+        sip_msg::Contact::Star => None,
+    });
+    let gruu = gruu.expect("the 200 OK carries pub-gruu");
+    assert_eq!(n.register("bob", BOB2, BOB2, "bob-dev").status(), Some(200));
+    let out = n.invite(&gruu, "gruu-1");
+    let branches: Vec<_> = out.iter().filter(|(_, m)| m.is_request()).collect();
+    assert_eq!(branches.len(), 1, "{out:?}");
+    assert_eq!(branches[0].0.addr.to_string(), BOB1);
+}
+
+// RFC 5658 §3.4: arriving over one transport and leaving over another, the proxy puts in two
+// Record-Route entries, the callee's side on top.
+#[test]
+fn a_transport_change_gets_a_double_record_route() {
+    let mut n = Net::new();
+    n.register("bob", BOB1, BOB1, "bob-dev");
+    let req = "INVITE sip:bob@example.test SIP/2.0\nVia: SIP/2.0/TCP 198.51.100.1:5060;branch=z9hG4bKtcp\nMax-Forwards: 70\nFrom: <sip:eve@elsewhere.test>;tag=e\nTo: <sip:bob@example.test>\nCall-ID: drr\nCSeq: 1 INVITE\nContent-Length: 0\n\n".to_string();
+    let msg = Message::parse(req.replace('\n', "\r\n").into_bytes()).unwrap();
+    n.fe.handle_message(
+        n.now,
+        msg,
+        Hop {
+            tcp: true,
+            addr: "198.51.100.1:5060".parse().unwrap(),
+        },
+    );
+    let out = n.drain();
+    let (_, fwd) = out.iter().find(|(_, m)| m.is_request()).unwrap();
+    let rr: Vec<String> = fwd
+        .record_routes()
+        .unwrap()
+        .iter()
+        .map(|r| r.uri.to_string())
+        .collect();
+    assert_eq!(
+        rr,
+        [
+            "sip:127.0.0.1:5060;transport=udp;lr",
+            "sip:127.0.0.1:5060;transport=tcp;lr"
+        ]
+    );
+}
+
+// The per-user binding limit refuses one more endpoint (403, 60021) and changes nothing.
+#[test]
+fn the_binding_limit_is_enforced() {
+    let mut n = Net::new();
+    for i in 0..20 {
+        let contact = format!("192.0.2.{}:5060", 100 + i);
+        assert_eq!(
+            n.register("bob", &contact, BOB1, "bob-dev").status(),
+            Some(200)
+        );
+    }
+    let refused = n.register("bob", "192.0.2.200:5060", BOB1, "bob-dev");
+    assert_eq!(refused.status(), Some(403));
+    assert_eq!(diag_code(&refused), 60021);
+    let now = registrar::Time(n.now.wall_ms);
+    assert_eq!(
+        n.fe.registrar()
+            .lookup(now, &Aor::new("bob", "example.test"))
+            .len(),
+        20
+    );
+    // Refreshing an existing one is still fine.
+    assert_eq!(
+        n.register("bob", "192.0.2.100:5060", BOB1, "bob-dev")
+            .status(),
+        Some(200)
+    );
 }
