@@ -178,6 +178,7 @@ pub struct Running {
     pub relay: Option<relay::RelayHandle>,
     task: tokio::task::JoinHandle<()>,
     admin: tokio::task::JoinHandle<()>,
+    admin_path: PathBuf,
 }
 
 impl Running {
@@ -188,6 +189,7 @@ impl Running {
         }
         self.admin.abort();
         self.task.abort();
+        let _ = std::fs::remove_file(&self.admin_path);
     }
 }
 
@@ -254,6 +256,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         relay,
         task,
         admin: admin_task,
+        admin_path,
     })
 }
 
