@@ -327,6 +327,8 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
     if !settings.digest_algorithms.is_empty() {
         cfg.digest.algorithms = settings.digest_algorithms.clone();
     }
+    // Nonces of an earlier run are stale: its nonce-count record is gone (RFC 7616 §5.5).
+    cfg.digest.not_before = now().wall_ms / 1000;
     cfg.digest.counter_seed = {
         let mut b = [0u8; 8];
         let _ = relay::fill_random(&mut b);

@@ -106,6 +106,11 @@ pub struct DigestConfig {
     pub nc_capacity: usize,
     /// The first nonce counter value; a random value at start-up (see [`NonceMinter::new`]).
     pub counter_seed: u64,
+    /// Nonces issued before this time (seconds on the nonce clock) are answered as stale: the
+    /// server sets it to its start time, because the nonce-count record of the previous run
+    /// is gone and a request captured then could otherwise be replayed once (RFC 7616 §5.5).
+    /// Clients re-authenticate transparently on `stale=true`.
+    pub not_before: u64,
 }
 
 impl std::fmt::Debug for DigestConfig {
@@ -129,6 +134,7 @@ impl DigestConfig {
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             nc_capacity: 100_000,
             counter_seed: 0,
+            not_before: 0,
         }
     }
 }
@@ -139,6 +145,7 @@ pub struct DigestVerifier<S> {
     algorithms: Vec<Algorithm>,
     minter: NonceMinter,
     nc: NcRecord,
+    not_before: u64,
     dummy_password: String,
     store: S,
 }
@@ -181,6 +188,7 @@ impl<S: Credentials> DigestVerifier<S> {
             algorithms,
             minter,
             nc: NcRecord::new(config.nc_capacity),
+            not_before: config.not_before,
             dummy_password,
             store,
         }
@@ -269,7 +277,12 @@ impl<S: Credentials> DigestVerifier<S> {
         if !same_uri(uri, request.uri) {
             return Err(AuthError::UriMismatch);
         }
-        let freshness = self.minter.check(nonce, now);
+        let freshness = match self.minter.check(nonce, now) {
+            NonceCheck::Fresh { issued } if issued < self.not_before => {
+                NonceCheck::Expired { issued }
+            }
+            other => other,
+        };
         let issued = match freshness {
             NonceCheck::Invalid => return Err(AuthError::InvalidNonce),
             NonceCheck::Fresh { issued } | NonceCheck::Expired { issued } => issued,

@@ -195,6 +195,24 @@ fn stale_nonce_gets_stale_challenge_only_with_right_response() {
     );
 }
 
+// RFC 7616 §5.5: the nonce-count record does not survive a restart, so a request captured
+// before it could be replayed once; `not_before` (the start time) makes such nonces stale.
+#[test]
+fn a_restarted_server_treats_older_nonces_as_stale() {
+    let mut before = verifier();
+    let ch = before.challenges(500, false).remove(0);
+    let creds = answer(&ch, "bob", "builder", 1);
+    assert!(before.verify(&REGISTER, &creds, 510).is_ok());
+    let mut cfg = DigestConfig::new(REALM, b"pool secret");
+    cfg.not_before = 515;
+    let mut after = DigestVerifier::new(cfg, Store::with(&[("bob", "builder")]));
+    // The captured request, replayed after the restart.
+    assert_eq!(after.verify(&REGISTER, &creds, 520), Err(AuthError::Stale));
+    // A fresh challenge from the new run works.
+    let ch = after.challenges(521, true).remove(0);
+    assert!(after.verify(&REGISTER, &answer(&ch, "bob", "builder", 1), 522).is_ok());
+}
+
 #[test]
 fn nonces_survive_a_restart_with_the_same_secret() {
     let mut before = verifier();
