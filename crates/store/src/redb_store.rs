@@ -45,6 +45,9 @@ impl fmt::Debug for RedbStore {
     }
 }
 
+/// The page cache redb may use.
+pub const CACHE_BYTES: usize = 16 << 20;
+
 impl RedbStore {
     /// Opens `<dir>/convene.redb`, creating the directory and the file (mode 0600) if missing.
     /// After an unclean shutdown redb repairs the file first, which reads all of it.
@@ -58,7 +61,12 @@ impl RedbStore {
             file: file.clone(),
             source,
         })?;
-        let db = Database::create(&file).map_err(|e| open_error(&file, e))?;
+        // redb caches up to 1 GiB by default; the store is read once at start-up and then
+        // written in batches, so a small cache keeps the server's memory per registration low.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&file)
+            .map_err(|e| open_error(&file, e))?;
         let store = RedbStore { db, file };
         store.init_schema()?;
         Ok(store)
