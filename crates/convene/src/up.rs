@@ -167,7 +167,7 @@ pub fn run(args: UpArgs) -> ExitCode {
         println!("ca {}", running.pki.ca_cert.display());
         wait_for_shutdown().await;
         tracing::info!("shutting down");
-        running.stop();
+        running.shutdown().await;
         ExitCode::SUCCESS
     })
 }

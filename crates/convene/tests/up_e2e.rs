@@ -108,6 +108,13 @@ impl Server {
         std::mem::replace(&mut self._data, empty)
     }
 
+    /// SIGTERM, then the data directory for a restart.
+    fn terminate_keeping_data(mut self) -> tempfile::TempDir {
+        let data = std::mem::replace(&mut self._data, tempfile::tempdir().unwrap());
+        assert!(self.terminate().success());
+        data
+    }
+
     /// Sends SIGTERM and returns the exit status.
     fn terminate(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
@@ -971,4 +978,21 @@ fn client_behind_nat<S: std::io::Read + std::io::Write>(
     c.write_all(&resp.to_bytes()).unwrap();
     let out = sender.join().unwrap();
     assert_sipp_ok(&out, "MESSAGE over bob's registration connection");
+}
+
+/// A clean stop writes the bindings of the last moments too (no write-behind window lost).
+#[test]
+fn sigterm_writes_the_latest_registrations() {
+    let s = md5_server();
+    let port = free_port();
+    register(&s, "u1", "bob", port);
+    let data = s.terminate_keeping_data();
+    let s = Server::start_in(data, MD5_FIRST);
+    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "user", "bindings", "sip:bob@example.test", "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
 }

@@ -47,6 +47,8 @@ pub enum Request {
         /// `sip:user@domain`.
         aor: String,
     },
+    /// Writes changed bindings to the store now (the server does so when it stops).
+    Flush,
 }
 
 /// The answer.

@@ -179,10 +179,24 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     admin: tokio::task::JoinHandle<()>,
     admin_path: PathBuf,
+    commands: tokio::sync::mpsc::Sender<admin::Command>,
 }
 
 impl Running {
-    /// Stops the server.
+    /// Stops the server after writing the bindings changed since the last write-behind.
+    pub async fn shutdown(self) {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let cmd = admin::Command {
+            request: admin::Request::Flush,
+            reply,
+        };
+        if self.commands.send(cmd).await.is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), rx).await;
+        }
+        self.stop();
+    }
+
+    /// Stops the server at once (bindings changed in the last write-behind interval are lost).
     pub fn stop(self) {
         if let Some(r) = &self.relay {
             r.stop();
@@ -233,10 +247,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let store = fe.store;
     let (commands, command_rx) = tokio::sync::mpsc::channel(16);
     let admin_path = admin::socket_path(&settings.data_dir);
-    let admin_task = admin::listen(&admin_path, commands).map_err(|source| StartError::Admin {
-        path: admin_path.clone(),
-        source,
-    })?;
+    let admin_task =
+        admin::listen(&admin_path, commands.clone()).map_err(|source| StartError::Admin {
+            path: admin_path.clone(),
+            source,
+        })?;
     let task = tokio::spawn(core_loop(
         net.clone(),
         events,
@@ -257,6 +272,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         task,
         admin: admin_task,
         admin_path,
+        commands,
     })
 }
 
@@ -484,6 +500,18 @@ fn admin_command(
             )),
         },
         Request::Calls => ok(fe.traced_calls()),
+        Request::Flush => {
+            let batch = fe.take_dirty(now());
+            let n = batch.len();
+            match store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_owned())
+                .and_then(|mut s| s.flush(batch).map_err(|e| e.to_string()))
+            {
+                Ok(()) => ok(vec![format!("{n} address(es) of record written")]),
+                Err(e) => err(e),
+            }
+        }
         Request::Bindings { aor } => match parse_aor(&aor) {
             Ok(a) => {
                 let n = now();

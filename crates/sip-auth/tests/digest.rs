@@ -210,7 +210,11 @@ fn a_restarted_server_treats_older_nonces_as_stale() {
     assert_eq!(after.verify(&REGISTER, &creds, 520), Err(AuthError::Stale));
     // A fresh challenge from the new run works.
     let ch = after.challenges(521, true).remove(0);
-    assert!(after.verify(&REGISTER, &answer(&ch, "bob", "builder", 1), 522).is_ok());
+    assert!(
+        after
+            .verify(&REGISTER, &answer(&ch, "bob", "builder", 1), 522)
+            .is_ok()
+    );
 }
 
 #[test]
