@@ -45,6 +45,9 @@ impl Locator<Hop> for Loc {
     fn sent_by(&self, _: &Hop) -> String {
         "127.0.0.1:5060".into()
     }
+    fn reliable_alternative(&self, _: &Hop) -> Option<Hop> {
+        None
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

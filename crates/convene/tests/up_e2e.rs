@@ -996,3 +996,43 @@ fn sigterm_writes_the_latest_registrations() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
 }
+
+/// RFC 3261 §18.1.1 over real sockets: bob registered a UDP contact; a MESSAGE for him too
+/// large for UDP reaches him over TCP at the same address.
+#[test]
+fn a_large_request_reaches_a_udp_contact_over_tcp() {
+    use std::io::Read;
+    let s = md5_server();
+    let port = free_port();
+    let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    register(&s, "u1", "bob", port);
+    let body = "x".repeat(1600);
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = c.local_addr().unwrap();
+    let msg = format!(
+        "MESSAGE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKbig1\r\nMax-Forwards: 70\r\nFrom: <sip:eve@elsewhere.test>;tag=e\r\nTo: <sip:bob@example.test>\r\nCall-ID: big-e2e\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    c.send_to(msg.as_bytes(), s.udp).unwrap();
+    tcp.set_nonblocking(false).unwrap();
+    let (mut conn, _) = tcp.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut framer = sip_msg::StreamFramer::new(1 << 16);
+    let m = loop {
+        if let Some(sip_msg::Frame::Message(b)) = framer.next_frame().unwrap() {
+            break sip_msg::Message::parse(b).unwrap();
+        }
+        let mut buf = [0u8; 8192];
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0);
+        framer.push(&buf[..n]);
+    };
+    assert_eq!(m.body().len(), 1600);
+    assert!(
+        m.header(&sip_msg::HeaderName::Via)
+            .unwrap()
+            .value_str()
+            .starts_with("SIP/2.0/TCP "),
+        "{m}"
+    );
+}

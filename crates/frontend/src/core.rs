@@ -57,7 +57,14 @@ pub trait Locator<P> {
     /// This server's `host:port` for messages sent on or received from `peer` (the Via
     /// sent-by and the Record-Route host).
     fn sent_by(&self, peer: &P) -> String;
+    /// The congestion-controlled transport to the same address as the UDP hop `peer`, for a
+    /// request too large for UDP (RFC 3261 §18.1.1); `None` when there is none.
+    fn reliable_alternative(&self, peer: &P) -> Option<P>;
 }
+
+/// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1500 assumed, as the RFC
+/// does when it is unknown) goes over TCP instead of UDP.
+pub const UDP_REQUEST_LIMIT: usize = 1300;
 
 /// How the front end is set up.
 #[derive(Debug, Clone)]
@@ -708,11 +715,28 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             }
             self.branch_seq += 1;
             let branch = format!("z9hG4bKcv{loop_hash:016x}.{:x}", self.branch_seq);
-            m.prepend(
-                HeaderName::Via,
-                format!("SIP/2.0/{out_transport} {out_sent_by};branch={branch};rport"),
-            );
-            match self.layer.send_request(now.mono, m, t.hop) {
+            let via = |transport: &str, sent_by: &str| {
+                format!("SIP/2.0/{transport} {sent_by};branch={branch};rport")
+            };
+            m.prepend(HeaderName::Via, via(out_transport, &out_sent_by));
+            let mut hop = t.hop;
+            // RFC 3261 §18.1.1: too large for UDP, so TCP to the same address, the Via saying
+            // so (a Record-Route already written keeps naming the UDP side the callee will use
+            // for requests in the dialog, which §18.1.1 allows).
+            if !hop.is_reliable()
+                && m.to_bytes().len() > UDP_REQUEST_LIMIT
+                && let Some(tcp) = self.locator.reliable_alternative(&hop)
+            {
+                let sent_by = self.locator.sent_by(&tcp);
+                let _ = m.remove_first_value(&HeaderName::Via);
+                m.prepend(HeaderName::Via, via(tcp.via_transport(), &sent_by));
+                let label = t.label.clone();
+                self.note(now, &call_id, || {
+                    format!("request to {label} larger than {UDP_REQUEST_LIMIT} bytes: sent over TCP (RFC 3261 §18.1.1)")
+                });
+                hop = tcp;
+            }
+            match self.layer.send_request(now.mono, m, hop) {
                 Ok(client) => {
                     if invite {
                         let _ = self.layer.arm_timer_c(now.mono, client);

@@ -19,6 +19,8 @@ pub mod local;
 mod proxy;
 pub mod trace;
 
-pub use crate::core::{ConfigError, FrontEnd, FrontEndConfig, Locator, Now, Stats, Transport};
+pub use crate::core::{
+    ConfigError, FrontEnd, FrontEndConfig, Locator, Now, Stats, Transport, UDP_REQUEST_LIMIT,
+};
 pub use directory::{Directory, User};
 pub use trace::{TraceLine, TraceRing};

@@ -55,6 +55,12 @@ impl Locator<Hop> for Loc {
     fn sent_by(&self, _: &Hop) -> String {
         "127.0.0.1:5060".into()
     }
+    fn reliable_alternative(&self, hop: &Hop) -> Option<Hop> {
+        Some(Hop {
+            tcp: true,
+            addr: hop.addr,
+        })
+    }
 }
 
 struct Net {
@@ -692,4 +698,40 @@ fn the_binding_limit_is_enforced() {
             .status(),
         Some(200)
     );
+}
+
+// RFC 3261 §18.1.1: a request too large for UDP goes over TCP, and its Via says so.
+#[test]
+fn a_large_request_switches_to_tcp() {
+    let mut n = Net::new();
+    n.register("bob", BOB1, BOB1, "bob-dev");
+    let body = "x".repeat(1500);
+    let req = format!(
+        "MESSAGE sip:bob@example.test SIP/2.0\nVia: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bKbig\nMax-Forwards: 70\nFrom: <sip:eve@elsewhere.test>;tag=e\nTo: <sip:bob@example.test>\nCall-ID: big\nCSeq: 1 MESSAGE\nContent-Type: text/plain\nContent-Length: {}\n\n{body}",
+        body.len()
+    );
+    let out = n.send(&req, "198.51.100.1:5060");
+    let (hop, m) = out.iter().find(|(_, m)| m.is_request()).unwrap();
+    assert!(hop.tcp, "{hop:?}");
+    assert!(
+        m.header(&HeaderName::Via)
+            .unwrap()
+            .value_str()
+            .starts_with("SIP/2.0/TCP ")
+    );
+    let trace = n.fe.trace("big").unwrap();
+    assert!(
+        trace.iter().any(|l| l.text.contains("§18.1.1")),
+        "{trace:?}"
+    );
+    // A small one stays on UDP.
+    let out = n.send(
+        &req.replace(&body, "hi")
+            .replace("Content-Length: 1500", "Content-Length: 2")
+            .replace("z9hG4bKbig", "z9hG4bKsmall")
+            .replace("Call-ID: big", "Call-ID: small"),
+        "198.51.100.1:5060",
+    );
+    let (hop, _) = out.iter().find(|(_, m)| m.is_request()).unwrap();
+    assert!(!hop.tcp);
 }

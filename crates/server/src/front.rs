@@ -75,6 +75,16 @@ impl Locator<Hop> for NetLocator {
         })
     }
 
+    fn reliable_alternative(&self, peer: &Hop) -> Option<Hop> {
+        let local = self.first(Proto::Tcp)?;
+        (peer.proto == Proto::Udp).then_some(Hop {
+            proto: Proto::Tcp,
+            remote: peer.remote,
+            local,
+            conn: None,
+        })
+    }
+
     fn sent_by(&self, peer: &Hop) -> String {
         // What arrived names the address it arrived on; what leaves, our listener of that
         // transport (a wildcard bind names the loopback address, good for the demo only).
