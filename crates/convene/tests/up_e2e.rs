@@ -1036,3 +1036,197 @@ fn a_large_request_reaches_a_udp_contact_over_tcp() {
         "{m}"
     );
 }
+
+// --- mutual TLS trust (issue 6) ----------------------------------------------------------------
+
+/// A client certificate for `name` from `ca`, with or without the Client Authentication EKU.
+fn client_cert(
+    ca: &server::devcert::DevCa,
+    name: &str,
+    client_auth: bool,
+) -> (
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let mut p = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+    p.distinguished_name.push(rcgen::DnType::CommonName, name);
+    p.extended_key_usages = if client_auth {
+        vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ]
+    } else {
+        vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth]
+    };
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    (
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+}
+
+/// A TLS connection to `addr` presenting `client` (chain, key), trusting `ca_pem`.
+fn mtls_to(
+    addr: SocketAddr,
+    ca_pem: &str,
+    client: (
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    ),
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(client.0, client.1)
+    .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("fe.example.test").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// Sends one request on a stream and returns the first final response.
+fn ask_stream<S: std::io::Read + std::io::Write>(c: &mut S, text: &str) -> sip_msg::Message {
+    c.write_all(text.as_bytes()).unwrap();
+    let mut framer = sip_msg::StreamFramer::new(1 << 16);
+    loop {
+        match framer.next_frame().unwrap() {
+            Some(sip_msg::Frame::Message(b)) => {
+                let m = sip_msg::Message::parse(b).unwrap();
+                if m.status().is_some_and(|s| s >= 200) {
+                    return m;
+                }
+            }
+            Some(_) => {}
+            None => {
+                let mut buf = [0u8; 8192];
+                let n = c.read(&mut buf).unwrap();
+                assert!(n > 0, "connection closed");
+                framer.push(&buf[..n]);
+            }
+        }
+    }
+}
+
+/// Seeds 000 and 002: servers of the topology are trusted over mutual TLS without any list
+/// (no Digest challenge); a trusted-application port takes only its pool's certificates; a
+/// certificate without the Client Authentication EKU is refused with the reason named.
+#[test]
+fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
+    use std::io::{Read as _, Write as _};
+    // Our own CA, written where `convene up` looks for its development PKI, so the test can
+    // issue client certificates from it.
+    let data = tempfile::tempdir().unwrap();
+    let ca = server::devcert::DevCa::new().unwrap();
+    let tls = data.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let mut leaf = rcgen::CertificateParams::new(vec!["fe.example.test".into()]).unwrap();
+    leaf.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &ca.issuer).unwrap();
+    std::fs::write(tls.join("ca.pem"), &ca.cert_pem).unwrap();
+    std::fs::write(
+        tls.join("server.pem"),
+        format!("{}{}", cert.pem(), ca.cert_pem),
+    )
+    .unwrap();
+    std::fs::write(tls.join("server.key"), key.serialize_pem()).unwrap();
+    // The demo topology plus a trusted application pool on its own port (seed 002's CUPS).
+    let app_port = free_port();
+    let topo = format!(
+        "{}\n[[pool]]\nfqdn = \"apps.partner.test\"\nsite = \"HQ\"\nroles = [\"trusted-application\"]\nregistrar = \"fe.example.test\"\ncertificate = \"apps.partner.test\"\n\n[[trusted_application]]\nid = \"im-gateway\"\npool = \"apps.partner.test\"\nport = {app_port}\n",
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../topology/demo.toml"
+        ))
+        .unwrap()
+    );
+    let topo_path = data.path().join("topology.toml");
+    std::fs::write(&topo_path, topo).unwrap();
+    let app_listen = format!("tls:127.0.0.1:{app_port}");
+    let s = Server::start_in(
+        data,
+        &[
+            "--topology",
+            topo_path.to_str().unwrap(),
+            "--listen",
+            &app_listen,
+        ],
+    );
+    let message = |to_port: u16, branch: &str| {
+        format!(
+            "MESSAGE sip:carol@example.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:{to_port};branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag={branch}\r\nTo: <sip:carol@example.test>\r\nCall-ID: {branch}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let code = |m: &sip_msg::Message| m.ms_diagnostics().unwrap().first().map(|d| d.code);
+
+    // A pool of the topology: trusted, no challenge; carol is simply not registered.
+    let mut c = mtls_to(
+        s.tls,
+        &ca.cert_pem,
+        client_cert(&ca, "fe.example.test", true),
+    );
+    let r = ask_stream(&mut c, &message(1, "mtls1"));
+    assert_eq!((r.status(), code(&r)), (Some(480), Some(60016)), "{r}");
+
+    // The same name without Client Authentication EKU: the handshake fails (TLS alert 43,
+    // unsupported_certificate, as seed 002's peer saw it), and Convene names the cause in its
+    // log and in the trace kept for the peer's address.
+    let mut c = mtls_to(
+        s.tls,
+        &ca.cert_pem,
+        client_cert(&ca, "fe.example.test", false),
+    );
+    let err = c.write_all(message(2, "mtls2").as_bytes()).and_then(|()| {
+        let mut b = [0u8; 1];
+        c.read(&mut b).map(|_| ())
+    });
+    let err = err.expect_err("the handshake must fail").to_string();
+    assert!(err.contains("UnsupportedCertificate"), "{err}");
+    std::thread::sleep(Duration::from_millis(200));
+    let trace = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "trace", "tls:127.0.0.1", "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let trace = String::from_utf8_lossy(&trace.stdout);
+    assert!(trace.contains("Client Authentication"), "{trace}");
+    let log = std::fs::read_to_string(s._data.path().join("stderr.log")).unwrap();
+    assert!(log.contains("Client Authentication"), "{log}");
+
+    // The trusted application's port takes its pool's certificate…
+    let app = SocketAddr::from(([127, 0, 0, 1], app_port));
+    let mut c = mtls_to(
+        app,
+        &ca.cert_pem,
+        client_cert(&ca, "apps.partner.test", true),
+    );
+    let r = ask_stream(&mut c, &message(3, "mtls3"));
+    assert_eq!((r.status(), code(&r)), (Some(480), Some(60016)), "{r}");
+    // …and no other, even a pool of the topology.
+    let mut c = mtls_to(
+        app,
+        &ca.cert_pem,
+        client_cert(&ca, "stranger.example.org", true),
+    );
+    let r = ask_stream(&mut c, &message(4, "mtls4"));
+    assert_eq!((r.status(), code(&r)), (Some(403), Some(60008)), "{r}");
+
+    // Without a client certificate the TLS port still serves clients, who are challenged.
+    let mut c = tls_to(s.tls, &s.ca);
+    let r = ask_stream(&mut c, &message(5, "mtls5"));
+    assert_eq!(r.status(), Some(407), "{r}");
+}

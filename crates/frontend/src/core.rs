@@ -45,6 +45,37 @@ pub trait Transport: Peer {
     fn remote(&self) -> SocketAddr;
     /// The connection, for connection-oriented transports (RFC 5626 flows).
     fn flow(&self) -> Option<FlowId>;
+    /// What the peer's verified TLS certificate makes it, when it presented one.
+    fn trust(&self) -> Option<&PeerTrust> {
+        None
+    }
+}
+
+/// What a mutual-TLS peer is to this server, decided once per connection by the I/O layer from
+/// the verified certificate and the topology (`topology::decide`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerTrust {
+    /// A server of the topology, a trusted application pool, a static route's next hop or a
+    /// federated partner's edge.
+    Server {
+        /// The certificate name that matched.
+        name: String,
+        /// Requests are not challenged (Lync's TreatAsAuthenticated).
+        authenticated: bool,
+        /// Exempt from the per-source failure limit (Lync's ThrottleAsServer).
+        throttle_exempt: bool,
+        /// Why, in words (for the trace).
+        reason: String,
+    },
+    /// Every request on the connection is refused with this diagnostic.
+    Refused {
+        /// The ms-diagnostics code.
+        code: &'static diag::DiagCode,
+        /// Why, in words.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
 }
 
 /// Turns next-hop URIs into transports and names this server's address on each (the I/O
@@ -293,6 +324,12 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         &self.registrar
     }
 
+    /// Adds a line to the trace under `key` for an event that has no Call-ID (a failed TLS
+    /// handshake is kept under `tls:<peer address>`).
+    pub fn record(&mut self, now: Now, key: &str, text: String) {
+        self.trace.push(key, now.wall_ms, text);
+    }
+
     /// The decision trace of a Call-ID.
     pub fn trace(&self, call_id: &str) -> Option<Vec<TraceLine>> {
         self.trace.get(call_id)
@@ -402,6 +439,29 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             )
         });
 
+        let trusted_server = match from.trust() {
+            Some(PeerTrust::Refused { code, reason, fix }) => {
+                let (reason, fix) = (reason.clone(), fix.clone());
+                self.note(now, &call_id, || format!("refused: {reason}; fix: {fix}"));
+                let d = code.diagnostic().param("detail", reason);
+                self.reject(now, txn, &req, d);
+                return;
+            }
+            Some(PeerTrust::Server {
+                name,
+                authenticated,
+                reason,
+                ..
+            }) => {
+                let (name, reason) = (name.clone(), reason.clone());
+                self.note(now, &call_id, || {
+                    format!("peer {name} is trusted: {reason}")
+                });
+                *authenticated
+            }
+            None => false,
+        };
+
         // RFC 3261 §16.4: Route headers naming this server are removed (loose routing).
         let mut fwd = req.clone();
         let mut popped = 0;
@@ -477,7 +537,10 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let from_local = from_aor
             .as_ref()
             .is_some_and(|a| self.serves_domain(a.domain()));
-        let authenticated = if from_local && !(in_dialog && popped > 0) {
+        let authenticated = if trusted_server {
+            // Asserted by a server the topology trusts (seed 002: TreatAsAuthenticated).
+            from_aor.clone()
+        } else if from_local && !(in_dialog && popped > 0) {
             match self.authenticate(now, txn, &req, from, true) {
                 Some(aor) => {
                     if from_aor.as_ref() != Some(&aor) {
@@ -492,7 +555,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         } else {
             None
         };
-        let trusted = authenticated.is_some() || popped > 0;
+        let trusted = authenticated.is_some() || popped > 0 || trusted_server;
 
         // Where to.
         if let Some(route) = next_route {
@@ -806,7 +869,16 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
     ) -> Option<Aor> {
         let call_id = call_id_of(req);
         let source = from.remote().ip();
-        if let Decision::Throttled { retry_after_ms } = self.limiter.check(&source, now.wall_ms) {
+        let exempt = matches!(
+            from.trust(),
+            Some(PeerTrust::Server {
+                throttle_exempt: true,
+                ..
+            })
+        );
+        if !exempt
+            && let Decision::Throttled { retry_after_ms } = self.limiter.check(&source, now.wall_ms)
+        {
             self.stats.throttled += 1;
             let d = sip_auth::limit::THROTTLED
                 .diagnostic()
@@ -838,7 +910,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             Err(e) => {
                 if e.counts_as_failure() {
                     self.stats.auth_failures += 1;
-                    self.limiter.record_failure(&source, now.wall_ms);
+                    if !exempt {
+                        self.limiter.record_failure(&source, now.wall_ms);
+                    }
                 }
                 self.note(now, &call_id, || format!("challenged: {e}"));
                 self.challenge(now, txn, req, proxy, e.is_stale());

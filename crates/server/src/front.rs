@@ -12,6 +12,31 @@ use sip_msg::{Host, SipUri};
 
 use crate::Hop;
 
+/// What a mutual-TLS peer is, from its verified certificate and the topology (`None`: an
+/// ordinary client, challenged and rate-limited like any other).
+pub fn peer_trust(
+    model: &topology::Topology,
+    peer: &net::PeerIdentity,
+    local_port: u16,
+) -> Option<frontend::PeerTrust> {
+    match topology::decide(model, &crate::cert_identity(peer), local_port) {
+        topology::TrustDecision::Trusted(t) => Some(frontend::PeerTrust::Server {
+            name: t.name,
+            authenticated: t.treat_as_authenticated,
+            throttle_exempt: t.throttle_as_server,
+            reason: t.reason,
+        }),
+        topology::TrustDecision::Untrusted { .. } => None,
+        topology::TrustDecision::Refused { reason, fix, diag } => {
+            Some(frontend::PeerTrust::Refused {
+                code: diag,
+                reason,
+                fix,
+            })
+        }
+    }
+}
+
 impl Transport for Hop {
     fn via_transport(&self) -> &'static str {
         self.proto.via_token()
@@ -23,6 +48,10 @@ impl Transport for Hop {
 
     fn flow(&self) -> Option<FlowId> {
         self.conn.map(|c| FlowId(c.0))
+    }
+
+    fn trust(&self) -> Option<&frontend::PeerTrust> {
+        self.trust.as_deref()
     }
 }
 
@@ -72,6 +101,7 @@ impl Locator<Hop> for NetLocator {
             remote: SocketAddr::new(ip, port),
             local,
             conn: None,
+            trust: None,
         })
     }
 
@@ -82,6 +112,7 @@ impl Locator<Hop> for NetLocator {
             remote: peer.remote,
             local,
             conn: None,
+            trust: None,
         })
     }
 

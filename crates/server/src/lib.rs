@@ -244,7 +244,6 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     };
     let (net, events) = Net::start(cfg).await?;
     let fe = front_end(&settings, &net)?;
-    let store = fe.store;
     let (commands, command_rx) = tokio::sync::mpsc::channel(16);
     let admin_path = admin::socket_path(&settings.data_dir);
     let admin_task =
@@ -256,10 +255,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         net.clone(),
         events,
         Responder::new(&fqdn),
-        fe.core,
-        store,
+        fe,
         command_rx,
-        fe.realm,
     ));
     let relay = match &settings.relay {
         Some(r) => Some(relay::start(r, &settings.data_dir, tls_mux, net.clone()).await?),
@@ -288,6 +285,8 @@ pub struct Hop {
     pub local: SocketAddr,
     /// The connection, for TCP/TLS.
     pub conn: Option<net::ConnId>,
+    /// What the peer's verified certificate makes it (mutual TLS), decided once per connection.
+    pub trust: Option<std::sync::Arc<frontend::PeerTrust>>,
 }
 
 impl sip_txn::Peer for Hop {
@@ -316,6 +315,7 @@ struct Built {
     core: Core,
     store: SharedStore,
     realm: String,
+    model: std::sync::Arc<topology::Topology>,
 }
 
 /// Opens the store, reads users and bindings, and builds the front end.
@@ -365,6 +365,7 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
         core,
         store: std::sync::Arc::new(std::sync::Mutex::new(st)),
         realm,
+        model: std::sync::Arc::new(t.model.clone()),
     })
 }
 
@@ -389,11 +390,19 @@ async fn core_loop(
     net: Net,
     mut events: tokio::sync::mpsc::Receiver<NetEvent>,
     responder: Responder,
-    mut fe: Core,
-    store: SharedStore,
+    built: Built,
     mut commands: tokio::sync::mpsc::Receiver<admin::Command>,
-    realm: String,
 ) {
+    let Built {
+        core: mut fe,
+        store,
+        realm,
+        model,
+    } = built;
+    let mut trust_of: std::collections::HashMap<
+        net::ConnId,
+        Option<std::sync::Arc<frontend::PeerTrust>>,
+    > = std::collections::HashMap::new();
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -403,7 +412,20 @@ async fn core_loop(
                 let Some(ev) = ev else { return };
                 match ev {
                     NetEvent::Received(r) => {
-                        let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn };
+                        let trust = match (r.conn, &r.peer) {
+                            (Some(conn), Some(peer)) => trust_of
+                                .entry(conn)
+                                .or_insert_with(|| {
+                                    let t = front::peer_trust(&model, peer, r.local.port());
+                                    if let Some(t) = &t {
+                                        info!(%conn, remote = %r.remote, trust = ?t, "mutual TLS peer");
+                                    }
+                                    t.map(std::sync::Arc::new)
+                                })
+                                .clone(),
+                            _ => None,
+                        };
+                        let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn, trust };
                         match responder.accept(r.data.clone(), r.remote) {
                             Ok(msg) => {
                                 if let Some(conn) = r.conn {
@@ -421,6 +443,10 @@ async fn core_loop(
                     }
                     NetEvent::Closed { conn, remote, reason } => {
                         debug!(%conn, %remote, ?reason, "connection closed");
+                        trust_of.remove(&conn);
+                        if let net::CloseReason::Handshake(why) = &reason {
+                            fe.record(now(), &format!("tls:{}", remote.ip()), format!("TLS handshake from {remote} failed: {why}"));
+                        }
                         fe.flow_closed(now(), registrar::FlowId(conn.0));
                     }
                 }
