@@ -1230,3 +1230,124 @@ fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
     let r = ask_stream(&mut c, &message(5, "mtls5"));
     assert_eq!(r.status(), Some(407), "{r}");
 }
+
+// --- Enterprise Voice routing through the proxy (issue 7) ----------------------------------
+
+/// A call from alice to a PSTN number: the voice engine picks the route and its trunks; the
+/// first gateway answers 503, the proxy fails over to the second, which answers; the trace
+/// holds the engine's steps.
+#[test]
+fn a_pstn_call_fails_over_to_the_next_trunk() {
+    let (gw_a, gw_b) = (free_port(), free_port());
+    let voice = format!(
+        r#"
+[voice]
+
+[[voice.dial_plan]]
+name = "global"
+scope = "global"
+
+[[voice.policy]]
+name = "global"
+scope = "global"
+usages = ["Long Distance"]
+
+[[voice.route]]
+name = "na-long-distance"
+pattern = '^\+1\d{{10}}$'
+usages = ["Long Distance"]
+trunks = ["gw-a", "gw-b"]
+
+[[voice.trunk]]
+name = "gw-a"
+gateway = "127.0.0.1"
+port = {gw_a}
+transport = "udp"
+
+[[voice.trunk]]
+name = "gw-b"
+gateway = "127.0.0.1"
+port = {gw_b}
+transport = "udp"
+
+[[voice.trunk.translation]]
+name = "strip-plus"
+pattern = '^\+(\d+)$'
+translation = '$1'
+
+[[voice.user]]
+uri = "sip:alice@example.test"
+line_uri = "tel:+19058140048"
+enterprise_voice = true
+"#
+    );
+    let data = tempfile::tempdir().unwrap();
+    let topo = data.path().join("topology.toml");
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../topology/demo.toml"
+    ))
+    .unwrap();
+    std::fs::write(&topo, format!("{demo}\n{voice}")).unwrap();
+    let mut args = MD5_FIRST.to_vec();
+    args.extend(["--topology", topo.to_str().unwrap()]);
+    let s = Server::start_in(data, &args);
+
+    let busy = sipp_uas("uas_busy.xml", "u1", gw_a, 1);
+    let answer = sipp_uas("uas_answer.xml", "u1", gw_b, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    // uac_call.xml with a tel: Request-URI.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = std::fs::read_to_string(Path::new(SCENARIOS).join("uac_call.xml"))
+        .unwrap()
+        .replace("sip:[service]@example.test", "tel:+14165752695");
+    let path = dir.path().join("uac_tel.xml");
+    std::fs::write(&path, scenario).unwrap();
+    let out = tool("sipp")
+        .current_dir(dir.path())
+        .arg("-sf")
+        .arg(&path)
+        .args([
+            "-t",
+            "u1",
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-au",
+            "alice",
+            "-ap",
+            "alice-dev",
+        ])
+        .arg(s.udp.to_string())
+        .output()
+        .unwrap();
+    assert_sipp_ok(&out, "alice calls +14165752695");
+    finish(busy, "the gateway that answers 503");
+    finish(answer, "the gateway that answers");
+    // The trace: the engine's decision, the failover, the translated number.
+    let calls = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "trace", "--list", "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let calls = String::from_utf8_lossy(&calls.stdout).to_string();
+    let call_id = calls.lines().last().unwrap().to_owned();
+    let trace = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "trace", &call_id, "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let trace = String::from_utf8_lossy(&trace.stdout);
+    assert!(trace.contains("voice: "), "{trace}");
+    assert!(trace.contains("503: trying the next target"), "{trace}");
+    assert!(
+        trace.contains(&format!(
+            "forked to trunk gw-b (sip:14165752695@127.0.0.1:{gw_b};user=phone)"
+        )),
+        "{trace}"
+    );
+}

@@ -2,7 +2,7 @@
 //! and `now` in; transmissions, the next timeout, the bindings to persist and the decision
 //! trace out.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use sip_txn::{Event, Peer, TimerConfig, TransactionLayer, Transmit, TransportErr
 
 use crate::directory::Directory;
 use crate::local::{self, Fnv};
-use crate::proxy::{Branch, BranchState, Candidate, Context, aggregate_challenges, best};
+use crate::proxy::{Branch, BranchState, Candidate, Context, Target, aggregate_challenges, best};
 use crate::trace::{TraceLine, TraceRing};
 
 /// The two clocks the front end reads: a monotonic one for transaction timers and the wall
@@ -181,7 +181,7 @@ pub struct FrontEnd<P: Transport, L> {
     limiter: FailureLimiter<IpAddr>,
     locator: L,
     flows: HashMap<FlowId, P>,
-    contexts: HashMap<TxnId, Context>,
+    contexts: HashMap<TxnId, Context<P>>,
     /// Client transaction → the server transaction it is a branch of.
     parent: HashMap<TxnId, TxnId>,
     /// Client transactions of CANCELs we sent (their responses stay here: §16.10).
@@ -191,6 +191,7 @@ pub struct FrontEnd<P: Transport, L> {
     stats: Stats,
     next_housekeeping: Option<Instant>,
     branch_seq: u64,
+    voice: Option<std::sync::Arc<voice::Engine>>,
 }
 
 /// An error in the configuration.
@@ -199,14 +200,6 @@ pub enum ConfigError {
     /// The registrar refused its configuration.
     #[error("registrar: {0}")]
     Registrar(#[from] registrar::ConfigError),
-}
-
-/// Where one branch goes.
-struct Target<P> {
-    uri: Option<Uri>,
-    routes: Vec<String>,
-    hop: P,
-    label: String,
 }
 
 impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
@@ -230,6 +223,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             stats: Stats::default(),
             next_housekeeping: None,
             branch_seq: 0,
+            voice: None,
             cfg,
         })
     }
@@ -287,6 +281,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The Enterprise Voice engine that routes `tel:` and `user=phone` Request-URIs.
+    pub fn set_voice(&mut self, engine: std::sync::Arc<voice::Engine>) {
+        self.voice = Some(engine);
     }
 
     // --- state for the I/O layer -------------------------------------------------------------
@@ -585,6 +584,17 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             return;
         }
 
+        if is_phone(&uri) && self.voice.is_some() {
+            if trusted {
+                self.route_voice(now, txn, req, fwd, &uri, trusted_server, from);
+            } else {
+                let d = codes::RELAY_DENIED
+                    .diagnostic()
+                    .param("destination", uri.to_string());
+                self.reject(now, txn, &req, d);
+            }
+            return;
+        }
         if self.serves(&uri) {
             self.route_local(now, txn, req, fwd, &uri, authenticated.is_some(), from);
             return;
@@ -697,6 +707,135 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         self.fork(now, txn, req, fwd, targets, from);
     }
 
+    /// A `tel:` or `user=phone` Request-URI: the Enterprise Voice engine decides (a user's Line
+    /// URI, trunks in failover order, an unassigned number, or a rejection), and its trace
+    /// joins the call's trace.
+    #[allow(clippy::too_many_arguments)]
+    fn route_voice(
+        &mut self,
+        now: Now,
+        txn: TxnId,
+        req: Message,
+        fwd: Message,
+        uri: &Uri,
+        trusted_server: bool,
+        from: &P,
+    ) {
+        let Some(engine) = self.voice.clone() else {
+            return;
+        };
+        let call_id = call_id_of(&req);
+        let caller = req
+            .from()
+            .ok()
+            .flatten()
+            .map(|f| f.uri.to_string())
+            .unwrap_or_default();
+        let referred_by = req.referred_by().ok().flatten().map(|r| r.uri.to_string());
+        let request_uri = uri.to_string();
+        let mut input = voice::RequestInput::new(&caller, &request_uri);
+        if let Some(r) = &referred_by {
+            // Only a server the topology trusts may vouch for a referrer (seed 001: an
+            // application's signed Referred-By); a client's own Referred-By routes nothing.
+            input.referrer = Some(voice::Referrer {
+                uri: r,
+                trust: if trusted_server {
+                    voice::ReferrerTrust::Signed
+                } else {
+                    voice::ReferrerTrust::Unverified
+                },
+            });
+        }
+        let decision = engine.decide(&input);
+        for line in decision.trace.lines() {
+            self.note(now, &call_id, || format!("voice: {line}"));
+        }
+        match decision.outcome {
+            voice::Outcome::LocalUser { uri: user, .. } => match Uri::parse(&user) {
+                Ok(u) => {
+                    let mut fwd = fwd;
+                    fwd.set_uri(u.clone());
+                    self.route_local(now, txn, req, fwd, &u, true, from);
+                }
+                Err(_) => self.reject(now, txn, &req, unroutable(uri)),
+            },
+            voice::Outcome::Routed { attempts, .. } => {
+                let mut targets = Vec::new();
+                for a in &attempts {
+                    let transport = match a.transport {
+                        voice::Transport::Udp => "",
+                        voice::Transport::Tcp => ";transport=tcp",
+                        voice::Transport::Tls => ";transport=tls",
+                    };
+                    let text = format!(
+                        "sip:{}@{}:{}{transport};user=phone",
+                        a.number, a.gateway, a.port
+                    );
+                    let located = Uri::parse(&text).ok().and_then(|u| {
+                        u.as_sip()
+                            .and_then(|s| self.locator.locate(s))
+                            .map(|h| (u, h))
+                    });
+                    match located {
+                        Some((u, hop)) => targets.push(Target {
+                            uri: Some(u),
+                            routes: Vec::new(),
+                            hop,
+                            label: format!("trunk {} ({text})", a.trunk),
+                        }),
+                        None => {
+                            let trunk = a.trunk.clone();
+                            self.note(now, &call_id, || {
+                                format!("trunk {trunk}: gateway {text} cannot be reached")
+                            });
+                        }
+                    }
+                }
+                if targets.is_empty() {
+                    let d = codes::NO_GATEWAY_AVAILABLE.diagnostic();
+                    self.reject(now, txn, &req, d);
+                    return;
+                }
+                self.fork_serial(now, txn, req, fwd, targets, from);
+            }
+            voice::Outcome::Unassigned {
+                treatment: voice::Treatment::Redirect(target),
+                ..
+            } => {
+                // An unassigned number redirected: 302 to the configured target (RFC 3261 §21.3.3).
+                let mut resp = local::status(&req, 302, &self.server);
+                let cl = resp.remove_all(&HeaderName::ContentLength);
+                resp.push(HeaderName::Contact, format!("<{target}>"));
+                if cl > 0 {
+                    resp.push(HeaderName::ContentLength, 0);
+                }
+                self.respond(now, txn, resp);
+            }
+            voice::Outcome::Unassigned {
+                treatment: voice::Treatment::Announcement(a),
+                ..
+            } => {
+                let d = codes::REQUEST_NOT_SERVED_YET
+                    .diagnostic()
+                    .param("announcement", a.to_string());
+                self.reject(now, txn, &req, d);
+            }
+            voice::Outcome::CallPark { number, .. } => {
+                let d = codes::REQUEST_NOT_SERVED_YET
+                    .diagnostic()
+                    .param("call-park-orbit", number);
+                self.reject(now, txn, &req, d);
+            }
+            voice::Outcome::Rejected(r) => {
+                let d = match diag::lookup(r.diag.code) {
+                    Some(code) => code.diagnostic(),
+                    None => codes::NO_ROUTE_FOUND.diagnostic(),
+                };
+                self.reject(now, txn, &req, d);
+            }
+        }
+    }
+
     /// The transport, Request-URI and Route set for a binding: its outbound flow or the
     /// connection it registered over while open (RFC 5626 §5.3), else its Path (RFC 3327
     /// §5.3) or contact address.
@@ -730,84 +869,162 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         targets: Vec<Target<P>>,
         from: &P,
     ) {
-        let call_id = call_id_of(&req);
-        let invite = fwd.method() == Some(&Method::Invite);
+        self.open_context(server_txn, &req, fwd, from, VecDeque::new());
+        let mut started = 0;
+        for t in targets {
+            if self.start_branch(now, server_txn, t) {
+                started += 1;
+            }
+        }
+        if started == 0 {
+            self.no_branch(now, server_txn, &req);
+        }
+    }
+
+    /// Tries the targets one after another (RFC 3261 §16.6: sequential search), moving on when a
+    /// branch ends with 408 or a 5xx: trunk failover.
+    fn fork_serial(
+        &mut self,
+        now: Now,
+        server_txn: TxnId,
+        req: Message,
+        fwd: Message,
+        targets: Vec<Target<P>>,
+        from: &P,
+    ) {
+        self.open_context(server_txn, &req, fwd, from, targets.into());
+        if !self.next_serial(now, server_txn) {
+            self.no_branch(now, server_txn, &req);
+        }
+    }
+
+    fn open_context(
+        &mut self,
+        server_txn: TxnId,
+        req: &Message,
+        fwd: Message,
+        from: &P,
+        serial: VecDeque<Target<P>>,
+    ) {
         let record_route = matches!(
             fwd.method(),
             Some(Method::Invite | Method::Subscribe | Method::Refer | Method::Notify)
         ) && req.to().ok().flatten().is_none_or(|t| t.tag().is_none());
-        let loop_hash = loop_hash(&req);
-        let mut ctx = Context {
+        let ctx = Context {
             request: req.clone(),
-            call_id: call_id.clone(),
-            invite,
+            invite: fwd.method() == Some(&Method::Invite),
+            fwd,
+            from: from.clone(),
+            record_route,
+            serial,
+            call_id: call_id_of(req),
             branches: Vec::new(),
             candidates: Vec::new(),
             final_sent: false,
             cancelled: false,
         };
-        for t in targets {
-            let mut m = fwd.clone();
-            if let Some(u) = &t.uri {
-                m.set_uri(u.clone());
-            }
-            for r in t.routes.iter().rev() {
-                m.prepend(HeaderName::Route, r);
-            }
-            // RFC 3261 §16.6 step 3.
-            let mf = req
-                .max_forwards()
-                .ok()
-                .flatten()
-                .map_or(70, |n| n.saturating_sub(1));
-            m.set(HeaderName::MaxForwards, mf);
-            let out_sent_by = self.locator.sent_by(&t.hop);
-            let out_transport = t.hop.via_transport();
-            if record_route {
-                // RFC 3261 §16.6 step 4; two entries when the transport or address changes
-                // (RFC 5658 §3.4): the caller's side lower, the callee's side on top.
-                let in_sent_by = self.locator.sent_by(from);
-                let in_transport = from.via_transport();
-                m.prepend(HeaderName::RecordRoute, rr_value(&in_sent_by, in_transport));
-                if (in_sent_by.as_str(), in_transport) != (out_sent_by.as_str(), out_transport) {
-                    m.prepend(
-                        HeaderName::RecordRoute,
-                        rr_value(&out_sent_by, out_transport),
-                    );
-                }
-            }
-            self.branch_seq += 1;
-            let branch = format!("z9hG4bKcv{loop_hash:016x}.{:x}", self.branch_seq);
-            let via = |transport: &str, sent_by: &str| {
-                format!("SIP/2.0/{transport} {sent_by};branch={branch};rport")
+        self.contexts.insert(server_txn, ctx);
+    }
+
+    /// No branch could be started: the context goes and the caller is told.
+    fn no_branch(&mut self, now: Now, server_txn: TxnId, req: &Message) {
+        self.contexts.remove(&server_txn);
+        let d = codes::CONTACT_UNREACHABLE.diagnostic().param(
+            "target",
+            req.uri().map(ToString::to_string).unwrap_or_default(),
+        );
+        self.reject(now, server_txn, req, d);
+    }
+
+    /// Starts the next serial target that can be sent to; false when none is left.
+    fn next_serial(&mut self, now: Now, server_txn: TxnId) -> bool {
+        loop {
+            let next = match self.contexts.get_mut(&server_txn) {
+                Some(ctx) if !ctx.cancelled => ctx.serial.pop_front(),
+                _ => None,
             };
-            m.prepend(HeaderName::Via, via(out_transport, &out_sent_by));
-            let mut hop = t.hop;
-            // RFC 3261 §18.1.1: too large for UDP, so TCP to the same address, the Via saying
-            // so (a Record-Route already written keeps naming the UDP side the callee will use
-            // for requests in the dialog, which §18.1.1 allows).
-            if !hop.is_reliable()
-                && m.to_bytes().len() > UDP_REQUEST_LIMIT
-                && let Some(tcp) = self.locator.reliable_alternative(&hop)
-            {
-                let sent_by = self.locator.sent_by(&tcp);
-                let _ = m.remove_first_value(&HeaderName::Via);
-                m.prepend(HeaderName::Via, via(tcp.via_transport(), &sent_by));
-                let label = t.label.clone();
-                self.note(now, &call_id, || {
-                    format!("request to {label} larger than {UDP_REQUEST_LIMIT} bytes: sent over TCP (RFC 3261 §18.1.1)")
-                });
-                hop = tcp;
+            let Some(t) = next else { return false };
+            if self.start_branch(now, server_txn, t) {
+                return true;
             }
-            match self.layer.send_request(now.mono, m, hop) {
-                Ok(client) => {
-                    if invite {
-                        let _ = self.layer.arm_timer_c(now.mono, client);
-                    }
-                    self.stats.branches += 1;
-                    self.parent.insert(client, server_txn);
-                    let label = t.label.clone();
-                    self.note(now, &call_id, || format!("forked to {label}"));
+        }
+    }
+
+    /// Builds and sends one branch of the context of `server_txn` (RFC 3261 §16.6 steps 1–12).
+    fn start_branch(&mut self, now: Now, server_txn: TxnId, t: Target<P>) -> bool {
+        let Some(ctx) = self.contexts.get(&server_txn) else {
+            return false;
+        };
+        let (req, mut m, from, record_route, invite, call_id) = (
+            &ctx.request,
+            ctx.fwd.clone(),
+            ctx.from.clone(),
+            ctx.record_route,
+            ctx.invite,
+            ctx.call_id.clone(),
+        );
+        let loop_hash = loop_hash(req);
+        // RFC 3261 §16.6 step 3.
+        let mf = req
+            .max_forwards()
+            .ok()
+            .flatten()
+            .map_or(70, |n| n.saturating_sub(1));
+        if let Some(u) = &t.uri {
+            m.set_uri(u.clone());
+        }
+        for r in t.routes.iter().rev() {
+            m.prepend(HeaderName::Route, r);
+        }
+        m.set(HeaderName::MaxForwards, mf);
+        let out_sent_by = self.locator.sent_by(&t.hop);
+        let out_transport = t.hop.via_transport();
+        if record_route {
+            // RFC 3261 §16.6 step 4; two entries when the transport or address changes
+            // (RFC 5658 §3.4): the caller's side lower, the callee's side on top.
+            let in_sent_by = self.locator.sent_by(&from);
+            let in_transport = from.via_transport();
+            m.prepend(HeaderName::RecordRoute, rr_value(&in_sent_by, in_transport));
+            if (in_sent_by.as_str(), in_transport) != (out_sent_by.as_str(), out_transport) {
+                m.prepend(
+                    HeaderName::RecordRoute,
+                    rr_value(&out_sent_by, out_transport),
+                );
+            }
+        }
+        self.branch_seq += 1;
+        let branch = format!("z9hG4bKcv{loop_hash:016x}.{:x}", self.branch_seq);
+        let via = |transport: &str, sent_by: &str| {
+            format!("SIP/2.0/{transport} {sent_by};branch={branch};rport")
+        };
+        m.prepend(HeaderName::Via, via(out_transport, &out_sent_by));
+        let mut hop = t.hop;
+        // RFC 3261 §18.1.1: too large for UDP, so TCP to the same address, the Via saying
+        // so (a Record-Route already written keeps naming the UDP side the callee will use
+        // for requests in the dialog, which §18.1.1 allows).
+        if !hop.is_reliable()
+            && m.to_bytes().len() > UDP_REQUEST_LIMIT
+            && let Some(tcp) = self.locator.reliable_alternative(&hop)
+        {
+            let sent_by = self.locator.sent_by(&tcp);
+            let _ = m.remove_first_value(&HeaderName::Via);
+            m.prepend(HeaderName::Via, via(tcp.via_transport(), &sent_by));
+            let label = t.label.clone();
+            self.note(now, &call_id, || {
+                format!("request to {label} larger than {UDP_REQUEST_LIMIT} bytes: sent over TCP (RFC 3261 §18.1.1)")
+            });
+            hop = tcp;
+        }
+        match self.layer.send_request(now.mono, m, hop) {
+            Ok(client) => {
+                if invite {
+                    let _ = self.layer.arm_timer_c(now.mono, client);
+                }
+                self.stats.branches += 1;
+                self.parent.insert(client, server_txn);
+                let label = t.label.clone();
+                self.note(now, &call_id, || format!("forked to {label}"));
+                if let Some(ctx) = self.contexts.get_mut(&server_txn) {
                     ctx.branches.push(Branch {
                         txn: client,
                         target: t.label,
@@ -816,21 +1033,14 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                         cancelled: false,
                     });
                 }
-                Err(e) => {
-                    let label = t.label.clone();
-                    self.note(now, &call_id, || format!("could not send to {label}: {e}"));
-                }
+                true
+            }
+            Err(e) => {
+                let label = t.label;
+                self.note(now, &call_id, || format!("could not send to {label}: {e}"));
+                false
             }
         }
-        if ctx.branches.is_empty() {
-            let d = codes::CONTACT_UNREACHABLE.diagnostic().param(
-                "target",
-                req.uri().map(ToString::to_string).unwrap_or_default(),
-            );
-            self.reject(now, server_txn, &req, d);
-            return;
-        }
-        self.contexts.insert(server_txn, ctx);
     }
 
     fn answer_locally(&mut self, now: Now, txn: TxnId, req: &Message, method: &Method, from: &P) {
@@ -1099,6 +1309,8 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 if status >= 600 {
                     // §16.7 step 5: a 6xx ends the search.
                     self.cancel_all(now, server);
+                } else {
+                    self.failover(now, server, status);
                 }
                 self.finish_if_done(now, server);
             }
@@ -1130,7 +1342,27 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         self.note(now, &call_id, || {
             format!("no answer from {target}: counted as {status}")
         });
+        self.failover(now, server, status);
         self.finish_if_done(now, server);
+    }
+
+    /// A serial search moves on to its next target after a 408 or a 5xx (trunk failover).
+    fn failover(&mut self, now: Now, server: TxnId, status: u16) {
+        let more = self
+            .contexts
+            .get(&server)
+            .is_some_and(|c| !c.serial.is_empty() && !c.cancelled && !c.final_sent);
+        if more && (status == 408 || (500..600).contains(&status)) {
+            let call_id = self
+                .contexts
+                .get(&server)
+                .map(|c| c.call_id.clone())
+                .unwrap_or_default();
+            self.note(now, &call_id, || {
+                format!("{status}: trying the next target")
+            });
+            self.next_serial(now, server);
+        }
     }
 
     /// When every branch has a final response and none was a 2xx, the best goes upstream.
@@ -1471,6 +1703,16 @@ fn loop_hash(req: &Message) -> u64 {
         );
     }
     h.finish()
+}
+
+/// A telephone number as Request-URI: `tel:` (RFC 3966) or `sip:…;user=phone` (RFC 3261
+/// §19.1.1).
+fn is_phone(uri: &Uri) -> bool {
+    match uri {
+        Uri::Tel(_) => true,
+        Uri::Sip(s) => s.is_user_phone(),
+        Uri::Other(_) => false,
+    }
 }
 
 fn rr_value(sent_by: &str, transport: &str) -> String {

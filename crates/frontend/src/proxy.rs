@@ -1,8 +1,20 @@
 //! The state of one proxied request (RFC 3261 §16): its branches, what each answered, and the
 //! choice of the best final response (§16.7 step 6) with challenge aggregation (step 7).
 
-use sip_msg::{HeaderName, Message};
+use std::collections::VecDeque;
+
+use sip_msg::{HeaderName, Message, Uri};
 use sip_txn::TxnId;
+
+/// Where one branch goes: a new Request-URI (or the same), Route values to put on top (a
+/// binding's Path), the transport, and a label for the trace.
+#[derive(Debug, Clone)]
+pub(crate) struct Target<P> {
+    pub(crate) uri: Option<Uri>,
+    pub(crate) routes: Vec<String>,
+    pub(crate) hop: P,
+    pub(crate) label: String,
+}
 
 /// Where a branch stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +48,18 @@ pub(crate) struct Candidate {
 
 /// The response context of one server transaction (RFC 3261 §16.7).
 #[derive(Debug, Clone)]
-pub(crate) struct Context {
+pub(crate) struct Context<P> {
     /// The request as received (its Via stamped); responses of our own are built from it.
     pub(crate) request: Message,
+    /// The request to forward, after Route processing; each branch is built from it.
+    pub(crate) fwd: Message,
+    /// Where the request came from (for the Record-Route of the caller's side).
+    pub(crate) from: P,
+    /// Whether branches carry our Record-Route.
+    pub(crate) record_route: bool,
+    /// Targets still to try one after another (trunk failover), when the current branch ends
+    /// with 408 or a 5xx.
+    pub(crate) serial: VecDeque<Target<P>>,
     pub(crate) call_id: String,
     pub(crate) invite: bool,
     pub(crate) branches: Vec<Branch>,
@@ -49,7 +70,7 @@ pub(crate) struct Context {
     pub(crate) cancelled: bool,
 }
 
-impl Context {
+impl<P> Context<P> {
     pub(crate) fn branch_mut(&mut self, txn: TxnId) -> Option<&mut Branch> {
         self.branches.iter_mut().find(|b| b.txn == txn)
     }

@@ -24,6 +24,8 @@ pub struct Topology {
     pub deployment: Deployment,
     /// The whole validated topology (pools, trusted applications, static routes, users…).
     pub model: topology::Topology,
+    /// The compiled `[voice]` section, when the topology has one.
+    pub voice: Option<std::sync::Arc<voice::Engine>>,
 }
 
 /// What one all-in-one process serves: its pool and the SIP domains.
@@ -96,6 +98,9 @@ pub enum StartError {
     /// The store's secret.
     #[error("{0}")]
     Secret(String),
+    /// The `[voice]` section.
+    #[error("{0}")]
+    Voice(String),
     /// The front end's configuration.
     #[error("front end: {0}")]
     FrontEnd(#[from] frontend::ConfigError),
@@ -117,12 +122,20 @@ impl Topology {
             .local_pool()
             .map(|p| p.fqdn.get_ref().to_ascii_lowercase())
             .ok_or_else(|| StartError::NoFrontEnd(path.to_owned()))?;
+        // The topology check above already ran the `[voice]` loader; a topology without the
+        // section routes no telephone numbers.
+        let voice = match voice::Engine::from_topology_str(text, path) {
+            Ok(e) => Some(std::sync::Arc::new(e)),
+            Err(voice::ConfigError::MissingVoice { .. }) => None,
+            Err(e) => return Err(StartError::Voice(e.to_string())),
+        };
         Ok(Topology {
             deployment: Deployment {
                 fqdn,
                 domains: model.domains(),
             },
             model,
+            voice,
         })
     }
 
@@ -352,6 +365,9 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
     };
     let mut core =
         frontend::FrontEnd::new(cfg, directory, front::NetLocator::new(listeners.to_vec()))?;
+    if let Some(v) = &t.voice {
+        core.set_voice(v.clone());
+    }
     let n = bindings.items.len();
     let dropped = core.restore(now(), bindings.items);
     info!(
