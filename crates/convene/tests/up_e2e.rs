@@ -1351,3 +1351,67 @@ enterprise_voice = true
         "{trace}"
     );
 }
+
+// --- static routes (issue 6) -------------------------------------------------------------
+
+/// A MESSAGE from alice to a user of another domain takes the static route for that domain
+/// (its subdomains included) to the next hop, over TCP, and the trace says which route matched.
+#[test]
+fn a_static_route_carries_requests_for_its_domain() {
+    let hop = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let topo = data.path().join("topology.toml");
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../topology/demo.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &topo,
+        format!(
+            "{demo}\n[[static_route]]\nmatch_uri = \"partner.test\"\nnext_hop = \"127.0.0.1\"\nport = {hop}\ntransport = \"tcp\"\n"
+        ),
+    )
+    .unwrap();
+    let mut args = MD5_FIRST.to_vec();
+    args.extend(["--topology", topo.to_str().unwrap()]);
+    let s = Server::start_in(data, &args);
+    let partner = sipp_uas("uas_message.xml", "t1", hop, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:carlos@sales.partner.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(&out, "MESSAGE to sip:carlos@sales.partner.test");
+    finish(partner, "the partner's server");
+    let calls = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "trace", "--list", "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let calls = String::from_utf8_lossy(&calls.stdout).to_string();
+    let trace = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "trace", calls.lines().last().unwrap(), "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    let trace = String::from_utf8_lossy(&trace.stdout);
+    assert!(
+        trace.contains("static_route[0] (match_uri partner.test) matched sales.partner.test"),
+        "{trace}"
+    );
+    // An outsider may not use the route: no open relay.
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:spam@elsewhere.test",
+        "sip:carlos@partner.test",
+        403,
+        "ms-diagnostics: 60017;",
+    );
+    assert_sipp_ok(&out, "relay through the static route");
+}

@@ -122,6 +122,9 @@ pub struct FrontEndConfig {
     pub trace_calls: usize,
     /// Lines kept per call.
     pub trace_lines: usize,
+    /// Static routes (`New-CsStaticRoute`): requests for a domain this deployment does not
+    /// serve go to the route's next hop, before any DNS.
+    pub static_routes: Vec<topology::StaticRouteConfig>,
 }
 
 impl FrontEndConfig {
@@ -145,6 +148,7 @@ impl FrontEndConfig {
             max_bindings_per_user: 20,
             trace_calls: 10_000,
             trace_lines: 64,
+            static_routes: Vec::new(),
         }
     }
 }
@@ -606,6 +610,13 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             self.reject(now, txn, &req, d);
             return;
         }
+        if let Some(t) = self.static_route(now, &call_id, &uri) {
+            match t {
+                Some(t) => self.fork(now, txn, req, fwd, vec![t], from),
+                None => self.reject(now, txn, &req, unroutable(&uri)),
+            }
+            return;
+        }
         let located = uri.as_sip().and_then(|s| self.locator.locate(s));
         match located {
             Some(hop) => {
@@ -618,6 +629,47 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 self.fork(now, txn, req, fwd, vec![t], from);
             }
             None => self.reject(now, txn, &req, unroutable(&uri)),
+        }
+    }
+
+    /// The static route for the Request-URI's domain, if one matches (the most specific, as
+    /// Lync matches `-MatchUri` with its subdomains): `Some(Some(target))` to its next hop,
+    /// `Some(None)` when the next hop cannot be reached, `None` when no route matches.
+    fn static_route(&mut self, now: Now, call_id: &str, uri: &Uri) -> Option<Option<Target<P>>> {
+        let host = match uri.as_sip().map(|s| &s.host) {
+            Some(Host::Domain(d)) => d.clone(),
+            _ => return None,
+        };
+        let m = topology::match_route(&self.cfg.static_routes, &host)?;
+        let (index, next_hop, port, transport) = (
+            m.index,
+            m.route.next_hop.get_ref().clone(),
+            *m.route.port.get_ref(),
+            m.route.transport.to_string().to_ascii_lowercase(),
+        );
+        let match_uri = m.route.match_uri.get_ref().clone();
+        let hop_uri = format!("sip:{next_hop}:{port};transport={transport}");
+        let hop = Uri::parse(&hop_uri)
+            .ok()
+            .and_then(|u| u.as_sip().and_then(|s| self.locator.locate(s)));
+        match hop {
+            Some(hop) => {
+                self.note(now, call_id, || {
+                    format!("static_route[{index}] (match_uri {match_uri}) matched {host}: next hop {hop_uri}")
+                });
+                Some(Some(Target {
+                    uri: None,
+                    routes: Vec::new(),
+                    hop,
+                    label: format!("static route next hop {hop_uri}"),
+                }))
+            }
+            None => {
+                self.note(now, call_id, || {
+                    format!("static_route[{index}] (match_uri {match_uri}) matched {host}, but its next hop {hop_uri} cannot be reached (a host name needs DNS: give the route an IP address)")
+                });
+                Some(None)
+            }
         }
     }
 

@@ -351,6 +351,7 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
     let listeners = net.local_addrs();
     let mut cfg = frontend::FrontEndConfig::new(&t.deployment.fqdn, &t.deployment.domains, &secret);
     cfg.listen = listeners.iter().map(|(_, a)| *a).collect();
+    cfg.static_routes = t.model.static_routes.clone();
     cfg.registrar.service_route.clear();
     let realm = cfg.digest.realm.clone();
     if !settings.digest_algorithms.is_empty() {
