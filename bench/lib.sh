@@ -130,7 +130,11 @@ start_convene() {
         kill -0 "$CV_PID" 2>/dev/null || break
         sleep 0.1
     done
-    echo "convene: did not start (no \"listening udp 127.0.0.1:$port\" line); stderr:"
+    if kill -0 "$CV_PID" 2>/dev/null; then
+        echo "convene: no \"listening udp 127.0.0.1:$port\" line within ${CONVENE_START_SECS:-120} s (raise CONVENE_START_SECS); stderr:"
+    else
+        echo "convene: exited before listening; stderr:"
+    fi
     tail -20 "$dir/err" | sed 's/^/  /'
     bench_stop "$CV_PID"
     return 1
