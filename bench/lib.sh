@@ -120,7 +120,8 @@ start_convene() {
     local bin=$1 topo=$2 port=$3 dir="$BENCH_WORK/convene-$3" i
     local wait=$(( ${CONVENE_START_SECS:-120} * 10 ))
     mkdir -p "$dir"
-    local args=(up --data "$dir/data" --listen "udp:127.0.0.1:$port" --no-relay)
+    # SIPp computes only MD5 and answers the first challenge: offer MD5 alone, as Kamailio does.
+    local args=(up --data "$dir/data" --listen "udp:127.0.0.1:$port" --no-relay --digest-algorithms MD5)
     [ -n "$topo" ] && args+=(--topology "$topo")
     CONVENE_LOG=${CONVENE_LOG:-warn} "$bin" "${args[@]}" >"$dir/out" 2>"$dir/err" &
     CV_PID=$!

@@ -56,22 +56,28 @@ fn duplicates<'a>(
     items: impl Iterator<Item = (&'a Spanned<String>, String)>,
     kind: &str,
 ) {
-    let mut seen: HashMap<String, String> = HashMap::new();
+    // The first occurrence's offset only: its line:column is worked out when a duplicate is
+    // reported (computing it for every value scanned the text once per value, quadratic in
+    // the number of users).
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for (value, field) in items {
         let key = value.get_ref().to_ascii_lowercase();
-        if let Some(first) = seen.get(&key) {
+        if let Some(&first) = seen.get(&key) {
+            let (line, column) = crate::error::line_col(sink.text, first);
             sink.push(
                 value.span(),
                 field,
-                format!("{kind} `{}` is already defined at {first}", value.get_ref()),
+                format!(
+                    "{kind} `{}` is already defined at line {line}:{column}",
+                    value.get_ref()
+                ),
                 format!(
                     "keep one {kind} `{}`: delete or rename this one",
                     value.get_ref()
                 ),
             );
         } else {
-            let (line, column) = crate::error::line_col(sink.text, value.span().start);
-            seen.insert(key, format!("line {line}:{column}"));
+            seen.insert(key, value.span().start);
         }
     }
 }
