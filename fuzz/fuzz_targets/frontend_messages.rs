@@ -58,11 +58,10 @@ fuzz_target!(|data: &[u8]| {
         realm: "example.test".into(),
         ha1: vec![ha1("bob", "example.test", "bob-dev", Algorithm::Md5)],
     });
-    let mut cfg = FrontEndConfig::new("fe.example.test", &["example.test".into()], b"fuzz");
+    let mut cfg = FrontEndConfig::new("fe.example.test", &["example.test".into()], b"fuzz secret, thirty-two bytes!!");
     cfg.listen = vec!["127.0.0.1:5060".parse().unwrap()];
-    let Ok(mut fe) = FrontEnd::new(cfg, users, Loc) else {
-        return;
-    };
+    // A configuration error here would make every run a no-op: fail loudly instead.
+    let mut fe = FrontEnd::new(cfg, users, Loc).expect("the fuzz configuration is valid");
     let start = Instant::now();
     let mut now = Now {
         mono: start,
