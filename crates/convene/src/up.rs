@@ -34,6 +34,23 @@ pub struct UpArgs {
     /// (SIPp). Default: SHA-256,MD5.
     #[arg(long, value_delimiter = ',', value_parser = parse_algorithm)]
     digest_algorithms: Vec<sip_auth::Algorithm>,
+    /// The admin API's address (HTTP, bearer token in DATA/admin.token; the address is written
+    /// to DATA/admin.json for `convene ctl`). Only loopback addresses are accepted.
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_admin_listen)]
+    admin_listen: SocketAddr,
+}
+
+fn parse_admin_listen(s: &str) -> Result<SocketAddr, String> {
+    let a = s
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("{s:?}: expected IP:PORT, e.g. 127.0.0.1:9090"))?;
+    if a.ip().is_loopback() {
+        Ok(a)
+    } else {
+        Err(format!(
+            "{s:?}: the admin API listens on loopback only (127.0.0.1 or [::1])"
+        ))
+    }
 }
 
 fn parse_algorithm(s: &str) -> Result<sip_auth::Algorithm, String> {
@@ -144,6 +161,7 @@ pub fn run(args: UpArgs) -> ExitCode {
             listen,
             relay,
             digest_algorithms: args.digest_algorithms,
+            admin_listen: args.admin_listen,
         };
         let running = match server::start(settings).await {
             Ok(r) => r,
@@ -164,6 +182,7 @@ pub fn run(args: UpArgs) -> ExitCode {
                 println!("listening {what} {addr}");
             }
         }
+        println!("listening admin http://{}", running.admin_addr);
         println!("ca {}", running.pki.ca_cert.display());
         wait_for_shutdown().await;
         tracing::info!("shutting down");

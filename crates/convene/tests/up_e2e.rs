@@ -1415,3 +1415,78 @@ fn a_static_route_carries_requests_for_its_domain() {
     );
     assert_sipp_ok(&out, "relay through the static route");
 }
+
+// --- the admin API (issues 5, 6) ------------------------------------------------------------
+
+/// `convene ctl user add` changes the running server: the new user registers at once. The API
+/// refuses requests without the data directory's token, and serves its OpenAPI document.
+#[test]
+fn users_added_at_run_time_can_register_and_the_api_wants_its_token() {
+    use std::io::{Read, Write};
+    let s = md5_server();
+    let mut ctl = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args([
+            "ctl",
+            "user",
+            "add",
+            "sip:dave@example.test",
+            "--password-stdin",
+            "--data",
+        ])
+        .arg(s._data.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ctl.stdin.take().unwrap().write_all(b"dave-dev\n").unwrap();
+    let out = ctl.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    register(&s, "u1", "dave", free_port());
+
+    let endpoint: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s._data.path().join("admin.json")).unwrap())
+            .unwrap();
+    let host = endpoint["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    let http = |req: String| {
+        let mut c = std::net::TcpStream::connect(&host).unwrap();
+        c.write_all(req.as_bytes()).unwrap();
+        let mut text = String::new();
+        c.read_to_string(&mut text).unwrap();
+        text
+    };
+    let no_token = http(format!(
+        "GET /v1/calls HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(no_token.starts_with("HTTP/1.1 401"), "{no_token}");
+    let wrong = http(format!(
+        "GET /v1/calls HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        "0".repeat(64)
+    ));
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let doc = http(format!(
+        "GET /v1/openapi.json HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(
+        doc.starts_with("HTTP/1.1 200") && doc.contains("\"openapi\""),
+        "{doc}"
+    );
+    // The token file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s._data.path().join("admin.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "admin.token must be readable by its owner only"
+    );
+}

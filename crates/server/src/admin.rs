@@ -1,32 +1,52 @@
-//! The local admin endpoint: a Unix socket `admin.sock` in the data directory (reachable only
-//! by whoever may read the data directory), one JSON request per line, one JSON answer per
-//! line. `convene ctl trace` and `convene ctl user` speak it.
+//! The local admin API: HTTP/1.1 with JSON on a loopback address, every request carrying the
+//! bearer token kept in the data directory (`admin.token`, mode 0600: whoever may read the data
+//! directory may administer the server). The address is written to `admin.json` there, so
+//! `convene ctl --data DIR …` finds the running server. The API is described by an OpenAPI
+//! document served at `/v1/openapi.json` (docs/admin-api.json in the repository).
+//!
+//! The handlers do not touch the server's state: each hands a [`Command`] to the core loop,
+//! which owns the front end, and returns its answer.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, warn};
+use tracing::warn;
 
-/// The socket's file name in the data directory.
-pub const SOCKET: &str = "admin.sock";
+/// Where the running server says its admin API listens (in the data directory).
+pub const ENDPOINT_FILE: &str = "admin.json";
+/// The bearer token (in the data directory, mode 0600).
+pub const TOKEN_FILE: &str = "admin.token";
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../../docs/admin-api.json");
 
-/// The socket path for a data directory.
-pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(SOCKET)
-}
+/// Every route: method and path template, as the OpenAPI document lists them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/calls"),
+    ("get", "/v1/calls/{call_id}/trace"),
+    ("put", "/v1/users/{aor}"),
+    ("delete", "/v1/users/{aor}"),
+    ("get", "/v1/users/{aor}/bindings"),
+    ("post", "/v1/flush"),
+];
 
-/// What an admin client asks.
+/// What an admin client asks, as the core loop sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
-    /// The decision trace of a Call-ID.
+    /// The decision trace of a Call-ID (or of `tls:<address>` for failed handshakes).
     Trace {
-        /// The Call-ID.
+        /// The key.
         call_id: String,
     },
-    /// The Call-IDs the trace ring keeps.
+    /// The keys the trace ring keeps.
     Calls,
     /// Adds a user or sets a user's password (only HA1 values are kept).
     SetUser {
@@ -34,7 +54,7 @@ pub enum Request {
         aor: String,
         /// The new password.
         password: String,
-        /// Refuse if the user exists (`ctl user add`) or if it does not (`set-password`).
+        /// Refuse if the user exists (`Some(false)`, add) or if it does not (`Some(true)`).
         must_exist: Option<bool>,
     },
     /// Removes a user added at run time.
@@ -51,7 +71,7 @@ pub enum Request {
     Flush,
 }
 
-/// The answer.
+/// The answer, as the API returns it (status 200 for `ok`, 4xx for `error`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Response {
@@ -76,129 +96,327 @@ pub struct Command {
     pub reply: oneshot::Sender<Response>,
 }
 
-/// Listens on `path` (a stale socket file from a killed server is replaced) and hands each
-/// request to `commands`.
-pub fn listen(
-    path: &Path,
+/// The body of `PUT /v1/users/{aor}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SetPassword {
+    /// The new password.
+    pub password: String,
+    /// `false`: the user must not exist yet (add); `true`: it must (set-password).
+    #[serde(default)]
+    pub must_exist: Option<bool>,
+}
+
+/// What `admin.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The server's process id.
+    pub pid: u32,
+}
+
+#[derive(Clone)]
+struct Shared {
+    token: String,
     commands: mpsc::Sender<Command>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    // A socket file left by a server that was killed: nothing listens on it any more.
-    if path.exists() && std::os::unix::net::UnixStream::connect(path).is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    let listener = tokio::net::UnixListener::bind(path)?;
-    Ok(tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let commands = commands.clone();
-            tokio::spawn(async move {
-                if let Err(e) = serve(stream, commands).await {
-                    debug!(error = %e, "admin connection ended");
-                }
-            });
+}
+
+/// The token of the data directory, made on first use (32 random bytes, hex).
+pub fn ensure_token(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join(TOKEN_FILE);
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_owned();
+        if t.len() >= 32 {
+            return Ok(t);
         }
-    }))
-}
-
-async fn serve(
-    stream: tokio::net::UnixStream,
-    commands: mpsc::Sender<Command>,
-) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read.take(1 << 20)).lines();
-    while let Some(line) = lines.next_line().await? {
-        let answer = match serde_json::from_str::<Request>(&line) {
-            Ok(request) => {
-                let (reply, rx) = oneshot::channel();
-                if commands.send(Command { request, reply }).await.is_err() {
-                    Response::Error {
-                        error: "the server is stopping".into(),
-                    }
-                } else {
-                    rx.await.unwrap_or(Response::Error {
-                        error: "the server dropped the request".into(),
-                    })
-                }
-            }
-            Err(e) => Response::Error {
-                error: format!("bad request: {e}"),
-            },
-        };
-        let mut text = serde_json::to_string(&answer).unwrap_or_else(|e| {
-            warn!(error = %e, "cannot encode an admin answer");
-            r#"{"result":"error","error":"cannot encode the answer"}"#.into()
-        });
-        text.push('\n');
-        write.write_all(text.as_bytes()).await?;
     }
-    Ok(())
+    let mut b = [0u8; 32];
+    crate::relay::fill_random(&mut b)?;
+    let token: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    crate::devcert::write_file(&path, token.as_bytes(), true)?;
+    Ok(token)
 }
 
-/// Sends one request to the server whose data directory is `data_dir` (for `convene ctl`).
-pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, CallError> {
-    let path = socket_path(data_dir);
-    let stream = tokio::net::UnixStream::connect(&path)
-        .await
-        .map_err(|source| CallError::Connect {
-            path: path.clone(),
-            source,
-        })?;
-    let (read, mut write) = stream.into_split();
-    let mut text =
-        serde_json::to_string(request).map_err(|e| CallError::Protocol(e.to_string()))?;
-    text.push('\n');
-    write
-        .write_all(text.as_bytes())
-        .await
-        .map_err(|e| CallError::Protocol(e.to_string()))?;
-    let mut lines = BufReader::new(read).lines();
-    let line = lines
-        .next_line()
-        .await
-        .map_err(|e| CallError::Protocol(e.to_string()))?
-        .ok_or_else(|| CallError::Protocol("the server closed the connection".into()))?;
-    serde_json::from_str(&line).map_err(|e| CallError::Protocol(e.to_string()))
+/// Serves the API on `addr` (a loopback address) and writes `admin.json`; returns the task
+/// and the bound address.
+pub async fn serve(
+    data_dir: &Path,
+    addr: SocketAddr,
+    commands: mpsc::Sender<Command>,
+) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
+    let token = ensure_token(data_dir)?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let endpoint = Endpoint {
+        url: format!("http://{local}"),
+        pid: std::process::id(),
+    };
+    let text = serde_json::to_string_pretty(&endpoint).map_err(std::io::Error::other)?;
+    crate::devcert::write_file(&data_dir.join(ENDPOINT_FILE), text.as_bytes(), false)?;
+    let app = router(Shared { token, commands });
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!(error = %e, "admin API stopped");
+        }
+    });
+    Ok((task, local))
 }
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/calls", get(calls))
+        .route("/v1/calls/{call_id}/trace", get(trace))
+        .route("/v1/users/{aor}", put(set_user).delete(remove_user))
+        .route("/v1/users/{aor}/bindings", get(bindings))
+        .route("/v1/flush", post(flush))
+        .with_state(shared)
+}
+
+/// Constant-time comparison of the presented token.
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn ask(s: &Shared, headers: &HeaderMap, request: Request) -> HttpResponse {
+    if !authorized(headers, &s.token) {
+        let body = Response::Error {
+            error: format!(
+                "missing or wrong bearer token (it is in the data directory's {TOKEN_FILE})"
+            ),
+        };
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
+    let (reply, rx) = oneshot::channel();
+    let answer = if s.commands.send(Command { request, reply }).await.is_err() {
+        Response::Error {
+            error: "the server is stopping".into(),
+        }
+    } else {
+        rx.await.unwrap_or(Response::Error {
+            error: "the server dropped the request".into(),
+        })
+    };
+    let status = match answer {
+        Response::Ok { .. } => StatusCode::OK,
+        Response::Error { .. } => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(answer)).into_response()
+}
+
+async fn openapi() -> HttpResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn calls(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    ask(&s, &headers, Request::Calls).await
+}
+
+async fn trace(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(call_id): UrlPath<String>,
+) -> HttpResponse {
+    ask(&s, &headers, Request::Trace { call_id }).await
+}
+
+async fn set_user(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(aor): UrlPath<String>,
+    Json(body): Json<SetPassword>,
+) -> HttpResponse {
+    let request = Request::SetUser {
+        aor,
+        password: body.password,
+        must_exist: body.must_exist,
+    };
+    ask(&s, &headers, request).await
+}
+
+async fn remove_user(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(aor): UrlPath<String>,
+) -> HttpResponse {
+    ask(&s, &headers, Request::RemoveUser { aor }).await
+}
+
+async fn bindings(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(aor): UrlPath<String>,
+) -> HttpResponse {
+    ask(&s, &headers, Request::Bindings { aor }).await
+}
+
+async fn flush(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    ask(&s, &headers, Request::Flush).await
+}
+
+// --- the client side, for `convene ctl` --------------------------------------------------
 
 /// Why an admin call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
-    /// No server listens in that data directory.
+    /// No server runs with that data directory.
     #[error(
-        "no running server at {path} ({source}); start one with `convene up --data DIR`, or pass the --data it runs with"
+        "no running server with data directory {dir} ({why}); start one with `convene up --data DIR`, or pass the --data it runs with"
     )]
-    Connect {
-        /// The socket path.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+    NotRunning {
+        /// The data directory.
+        dir: PathBuf,
+        /// What was missing or refused.
+        why: String,
     },
     /// The server answered something unreadable.
-    #[error("admin protocol: {0}")]
+    #[error("admin API: {0}")]
     Protocol(String),
 }
 
-use tokio::io::AsyncReadExt as _;
+/// Percent-encodes one path segment (RFC 3986 §2.3: only unreserved characters stay).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Sends one request to the server whose data directory is `data_dir`: `method` and `path`
+/// (already encoded), with an optional JSON body.
+pub async fn call(
+    data_dir: &Path,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response, CallError> {
+    let not_running = |why: String| CallError::NotRunning {
+        dir: data_dir.to_owned(),
+        why,
+    };
+    let endpoint: Endpoint = std::fs::read_to_string(data_dir.join(ENDPOINT_FILE))
+        .map_err(|e| not_running(format!("{ENDPOINT_FILE}: {e}")))
+        .and_then(|t| {
+            serde_json::from_str(&t).map_err(|e| not_running(format!("{ENDPOINT_FILE}: {e}")))
+        })?;
+    let token = std::fs::read_to_string(data_dir.join(TOKEN_FILE))
+        .map_err(|e| not_running(format!("{TOKEN_FILE}: {e}")))?;
+    let host = endpoint
+        .url
+        .strip_prefix("http://")
+        .ok_or_else(|| CallError::Protocol(format!("unexpected URL {}", endpoint.url)))?
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .map_err(|e| not_running(format!("{}: {e}", endpoint.url)))?;
+    let body = body.unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        token.trim(),
+        body.len()
+    );
+    let proto = |e: std::io::Error| CallError::Protocol(e.to_string());
+    stream.write_all(request.as_bytes()).await.map_err(proto)?;
+    let mut raw = Vec::new();
+    stream
+        .take(16 << 20)
+        .read_to_end(&mut raw)
+        .await
+        .map_err(proto)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| CallError::Protocol("no HTTP header section".into()))?;
+    // A chunked body (axum streams none here, but be safe): take the JSON between the sizes.
+    let json = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    serde_json::from_str(&json).map_err(|e| {
+        CallError::Protocol(format!("{e}: {}", head.lines().next().unwrap_or_default()))
+    })
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn requests_read_as_documented() {
-        let r: Request = serde_json::from_str(r#"{"op":"trace","call_id":"abc"}"#).unwrap();
+    fn every_route_is_in_the_openapi_document_and_back() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for (method, path) in ROUTES {
+            assert!(
+                paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+                "{method} {path} is not documented"
+            );
+        }
+        let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
         assert_eq!(
-            r,
-            Request::Trace {
-                call_id: "abc".into()
-            }
+            documented,
+            ROUTES.len(),
+            "the document lists routes the server lacks"
         );
-        let text = serde_json::to_string(&Response::Ok {
-            lines: vec!["x".into()],
-        })
-        .unwrap();
-        assert_eq!(text, r#"{"result":"ok","lines":["x"]}"#);
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(
+            encode_segment("sip:bob@example.test"),
+            "sip%3Abob%40example.test"
+        );
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer abc".parse().unwrap());
+        assert!(authorized(&h, "abc"));
+        assert!(!authorized(&h, "abd"));
+        assert!(!authorized(&h, "ab"));
+        assert!(!authorized(&HeaderMap::new(), "abc"));
+    }
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        assert_eq!(dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), "abcde");
     }
 }

@@ -104,11 +104,11 @@ pub enum StartError {
     /// The front end's configuration.
     #[error("front end: {0}")]
     FrontEnd(#[from] frontend::ConfigError),
-    /// The admin socket.
-    #[error("admin socket {path}: {source} (is another server using this data directory?)")]
+    /// The admin API.
+    #[error("admin API on {addr}: {source} (use --admin-listen to pick another address)")]
     Admin {
-        /// The socket path.
-        path: PathBuf,
+        /// The address.
+        addr: SocketAddr,
         /// The OS error.
         source: std::io::Error,
     },
@@ -168,6 +168,8 @@ pub struct Settings {
     pub relay: Option<relay::RelaySettings>,
     /// Digest algorithms offered, most preferred first (RFC 8760 §2.4); empty: SHA-256, MD5.
     pub digest_algorithms: Vec<sip_auth::Algorithm>,
+    /// The admin API's address (loopback; port 0 picks a free one, written to admin.json).
+    pub admin_listen: SocketAddr,
 }
 
 /// The default listeners: UDP and TCP 5060, TLS 5061, on 127.0.0.1 (RFC 3261 §19.1.2).
@@ -191,6 +193,8 @@ pub struct Running {
     pub relay: Option<relay::RelayHandle>,
     task: tokio::task::JoinHandle<()>,
     admin: tokio::task::JoinHandle<()>,
+    /// Where the admin API listens.
+    pub admin_addr: SocketAddr,
     admin_path: PathBuf,
     commands: tokio::sync::mpsc::Sender<admin::Command>,
 }
@@ -258,12 +262,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let (net, events) = Net::start(cfg).await?;
     let fe = front_end(&settings, &net)?;
     let (commands, command_rx) = tokio::sync::mpsc::channel(16);
-    let admin_path = admin::socket_path(&settings.data_dir);
-    let admin_task =
-        admin::listen(&admin_path, commands.clone()).map_err(|source| StartError::Admin {
-            path: admin_path.clone(),
-            source,
-        })?;
+    let admin_path = settings.data_dir.join(admin::ENDPOINT_FILE);
+    let (admin_task, admin_addr) =
+        admin::serve(&settings.data_dir, settings.admin_listen, commands.clone())
+            .await
+            .map_err(|source| StartError::Admin {
+                addr: settings.admin_listen,
+                source,
+            })?;
     let task = tokio::spawn(core_loop(
         net.clone(),
         events,
@@ -281,6 +287,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         relay,
         task,
         admin: admin_task,
+        admin_addr,
         admin_path,
         commands,
     })

@@ -1,4 +1,5 @@
-//! Verbs that talk to a running server over its admin socket in the data directory:
+//! Verbs that talk to a running server over its admin API (address and token in the data
+//! directory):
 //! `trace` (the per-Call-ID decision trace), `user` (add, set-password, remove, bindings).
 //! User changes also work with the server stopped: they are written to the store directly.
 
@@ -77,8 +78,28 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 fn ask(data: &Path, request: &Request) -> Result<Response, CallError> {
+    use admin::encode_segment as enc;
+    let (method, path, body) = match request {
+        Request::Trace { call_id } => ("GET", format!("/v1/calls/{}/trace", enc(call_id)), None),
+        Request::Calls => ("GET", "/v1/calls".to_owned(), None),
+        Request::Bindings { aor } => ("GET", format!("/v1/users/{}/bindings", enc(aor)), None),
+        Request::SetUser {
+            aor,
+            password,
+            must_exist,
+        } => {
+            let body = serde_json::to_string(&admin::SetPassword {
+                password: password.clone(),
+                must_exist: *must_exist,
+            })
+            .map_err(|e| CallError::Protocol(e.to_string()))?;
+            ("PUT", format!("/v1/users/{}", enc(aor)), Some(body))
+        }
+        Request::RemoveUser { aor } => ("DELETE", format!("/v1/users/{}", enc(aor)), None),
+        Request::Flush => ("POST", "/v1/flush".to_owned(), None),
+    };
     match runtime() {
-        Some(rt) => rt.block_on(admin::call(data, request)),
+        Some(rt) => rt.block_on(admin::call(data, method, &path, body)),
         None => Err(CallError::Protocol("cannot start a runtime".into())),
     }
 }
@@ -161,7 +182,7 @@ fn set_password(p: UserPassword, must_exist: Option<bool>) -> ExitCode {
     };
     match ask(&p.data, &request) {
         Ok(a) => show(a),
-        Err(CallError::Connect { .. }) => offline_set(&p, &password, must_exist),
+        Err(CallError::NotRunning { .. }) => offline_set(&p, &password, must_exist),
         Err(e) => {
             eprintln!("convene ctl user: {e}");
             ExitCode::FAILURE
@@ -239,7 +260,7 @@ fn remove(u: UserAor) -> ExitCode {
     let request = Request::RemoveUser { aor: u.aor.clone() };
     match ask(&u.data, &request) {
         Ok(a) => show(a),
-        Err(CallError::Connect { .. }) => {
+        Err(CallError::NotRunning { .. }) => {
             use store::Store as _;
             let mut st = match store::RedbStore::open(&u.data) {
                 Ok(s) => s,
