@@ -540,6 +540,18 @@ fn assert_sipp_ok(out: &Output, what: &str) {
     );
 }
 
+/// Runs `convene ctl ARGS --data <server's data directory>` and returns its standard output.
+fn ctl(s: &Server, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .arg("ctl")
+        .args(args)
+        .arg("--data")
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Registers `user` (password `<user>-dev`) with a contact at `contact_port`.
 fn register(s: &Server, transport: &str, user: &str, contact_port: u16) {
     let target = if transport == "t1" { s.tcp } else { s.udp };
@@ -729,12 +741,7 @@ fn registered_user_is_called_on_every_endpoint_and_the_loser_is_cancelled() {
         finish(ring, "the ringing fork (CANCEL, 487, ACK)");
         // Unregister for the next transport: a fresh server would do too, but this also
         // shows `Expires: 0` removing bindings.
-        let out = Command::new(env!("CARGO_BIN_EXE_convene"))
-            .args(["ctl", "user", "bindings", "sip:bob@example.test", "--data"])
-            .arg(s._data.path())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = ctl(&s, &["user", "bindings", "sip:bob@example.test"]);
         assert_eq!(
             text.lines().count(),
             2 * (if t == "u1" { 1 } else { 2 }),
@@ -813,12 +820,7 @@ fn registrations_survive_kill_9() {
     );
     assert_sipp_ok(&out, "MESSAGE to bob after a restart");
     finish(uas, "bob's endpoint");
-    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "user", "bindings", "sip:bob@example.test", "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ctl(&s, &["user", "bindings", "sip:bob@example.test"]);
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
 }
 
@@ -988,12 +990,7 @@ fn sigterm_writes_the_latest_registrations() {
     register(&s, "u1", "bob", port);
     let data = s.terminate_keeping_data();
     let s = Server::start_in(data, MD5_FIRST);
-    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "user", "bindings", "sip:bob@example.test", "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ctl(&s, &["user", "bindings", "sip:bob@example.test"]);
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
 }
 
@@ -1197,12 +1194,7 @@ fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
     let err = err.expect_err("the handshake must fail").to_string();
     assert!(err.contains("UnsupportedCertificate"), "{err}");
     std::thread::sleep(Duration::from_millis(200));
-    let trace = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "trace", "tls:127.0.0.1", "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let trace = String::from_utf8_lossy(&trace.stdout);
+    let trace = ctl(&s, &["trace", "tls:127.0.0.1"]);
     assert!(trace.contains("Client Authentication"), "{trace}");
     let log = std::fs::read_to_string(s._data.path().join("stderr.log")).unwrap();
     assert!(log.contains("Client Authentication"), "{log}");
@@ -1329,19 +1321,9 @@ enterprise_voice = true
     finish(busy, "the gateway that answers 503");
     finish(answer, "the gateway that answers");
     // The trace: the engine's decision, the failover, the translated number.
-    let calls = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "trace", "--list", "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let calls = String::from_utf8_lossy(&calls.stdout).to_string();
+    let calls = ctl(&s, &["trace", "--list"]);
     let call_id = calls.lines().last().unwrap().to_owned();
-    let trace = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "trace", &call_id, "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let trace = String::from_utf8_lossy(&trace.stdout);
+    let trace = ctl(&s, &["trace", &call_id]);
     assert!(trace.contains("voice: "), "{trace}");
     assert!(trace.contains("503: trying the next target"), "{trace}");
     assert!(
@@ -1388,18 +1370,8 @@ fn a_static_route_carries_requests_for_its_domain() {
     );
     assert_sipp_ok(&out, "MESSAGE to sip:carlos@sales.partner.test");
     finish(partner, "the partner's server");
-    let calls = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "trace", "--list", "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let calls = String::from_utf8_lossy(&calls.stdout).to_string();
-    let trace = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args(["ctl", "trace", calls.lines().last().unwrap(), "--data"])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    let trace = String::from_utf8_lossy(&trace.stdout);
+    let calls = ctl(&s, &["trace", "--list"]);
+    let trace = ctl(&s, &["trace", calls.lines().last().unwrap()]);
     assert!(
         trace.contains("static_route[0] (match_uri partner.test) matched sales.partner.test"),
         "{trace}"

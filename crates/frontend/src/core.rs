@@ -581,7 +581,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                         hop,
                         label: format!("route {}", route.uri),
                     };
-                    self.fork(now, txn, req, fwd, vec![t], from);
+                    self.fork(now, txn, req, fwd, vec![t], from, Search::Parallel);
                 }
                 None => self.reject(now, txn, &req, unroutable(&route.uri)),
             }
@@ -612,7 +612,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
         if let Some(t) = self.static_route(now, &call_id, &uri) {
             match t {
-                Some(t) => self.fork(now, txn, req, fwd, vec![t], from),
+                Some(t) => self.fork(now, txn, req, fwd, vec![t], from, Search::Parallel),
                 None => self.reject(now, txn, &req, unroutable(&uri)),
             }
             return;
@@ -626,7 +626,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                     hop,
                     label: uri.to_string(),
                 };
-                self.fork(now, txn, req, fwd, vec![t], from);
+                self.fork(now, txn, req, fwd, vec![t], from, Search::Parallel);
             }
             None => self.reject(now, txn, &req, unroutable(&uri)),
         }
@@ -756,7 +756,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             self.reject(now, txn, &req, d);
             return;
         }
-        self.fork(now, txn, req, fwd, targets, from);
+        self.fork(now, txn, req, fwd, targets, from, Search::Parallel);
     }
 
     /// A `tel:` or `user=phone` Request-URI: the Enterprise Voice engine decides (a user's Line
@@ -848,7 +848,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                     self.reject(now, txn, &req, d);
                     return;
                 }
-                self.fork_serial(now, txn, req, fwd, targets, from);
+                self.fork(now, txn, req, fwd, targets, from, Search::Sequential);
             }
             voice::Outcome::Unassigned {
                 treatment: voice::Treatment::Redirect(target),
@@ -911,7 +911,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         Some((hop, uri, Vec::new()))
     }
 
-    /// Starts one branch per target (RFC 3261 §16.6), in parallel.
+    /// Starts the branches (RFC 3261 §16.6): all at once (parallel), or one after another,
+    /// moving on when a branch ends with 408 or a 5xx (sequential search: trunk failover).
+    #[allow(clippy::too_many_arguments)]
     fn fork(
         &mut self,
         now: Now,
@@ -920,32 +922,23 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         fwd: Message,
         targets: Vec<Target<P>>,
         from: &P,
+        search: Search,
     ) {
-        self.open_context(server_txn, &req, fwd, from, VecDeque::new());
-        let mut started = 0;
-        for t in targets {
-            if self.start_branch(now, server_txn, t) {
-                started += 1;
+        let started = match search {
+            Search::Parallel => {
+                self.open_context(server_txn, &req, fwd, from, VecDeque::new());
+                let mut started = false;
+                for t in targets {
+                    started |= self.start_branch(now, server_txn, t);
+                }
+                started
             }
-        }
-        if started == 0 {
-            self.no_branch(now, server_txn, &req);
-        }
-    }
-
-    /// Tries the targets one after another (RFC 3261 §16.6: sequential search), moving on when a
-    /// branch ends with 408 or a 5xx: trunk failover.
-    fn fork_serial(
-        &mut self,
-        now: Now,
-        server_txn: TxnId,
-        req: Message,
-        fwd: Message,
-        targets: Vec<Target<P>>,
-        from: &P,
-    ) {
-        self.open_context(server_txn, &req, fwd, from, targets.into());
-        if !self.next_serial(now, server_txn) {
+            Search::Sequential => {
+                self.open_context(server_txn, &req, fwd, from, targets.into());
+                self.next_serial(now, server_txn)
+            }
+        };
+        if !started {
             self.no_branch(now, server_txn, &req);
         }
     }
@@ -1755,6 +1748,15 @@ fn loop_hash(req: &Message) -> u64 {
         );
     }
     h.finish()
+}
+
+/// How the branches of a request are tried (RFC 3261 §16.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Search {
+    /// All targets at once (forking to every registered endpoint).
+    Parallel,
+    /// One after another (trunks in failover order).
+    Sequential,
 }
 
 /// A telephone number as Request-URI: `tel:` (RFC 3966) or `sip:…;user=phone` (RFC 3261
