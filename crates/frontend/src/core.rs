@@ -1213,7 +1213,13 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let c = self.auth.challenges(now.secs(), stale);
         let resp = local::challenge(req, proxy, &c, &self.server);
         // Not a rejection for the counters: the normal first step of every registration.
-        let _ = self.layer.send_response(now.mono, txn, resp);
+        // A challenge to a non-INVITE is made again from scratch for a retransmission, so the
+        // transaction is not kept (RFC 3261 §8.2.7); an INVITE's must stay to absorb the ACK.
+        if req.method() == Some(&Method::Invite) {
+            let _ = self.layer.send_response(now.mono, txn, resp);
+        } else {
+            let _ = self.layer.send_response_stateless(now.mono, txn, resp);
+        }
     }
 
     /// REGISTER (RFC 3261 §10.3): authenticate, check the To against the credentials, apply.

@@ -421,6 +421,47 @@ impl<A: Peer> TransactionLayer<A> {
         }
     }
 
+    /// Sends a final response to a non-INVITE request and ends the server transaction at once,
+    /// keeping nothing for retransmissions: stateless UAS behaviour (RFC 3261 §8.2.7), for
+    /// answers that may be made again from scratch, such as a Digest challenge (a retransmitted
+    /// request simply gets a fresh one). Saves holding the response for Timer J (64·T1).
+    pub fn send_response_stateless(
+        &mut self,
+        _now: Instant,
+        txn: TxnId,
+        response: Message,
+    ) -> Result<(), SendError> {
+        let status = response.status().ok_or(SendError::NotAResponse)?;
+        let mut t = self
+            .txns
+            .remove(&txn)
+            .ok_or(SendError::UnknownTransaction(txn))?;
+        let ok = matches!(
+            (t.kind, t.state, status),
+            (
+                Kind::ServerNonInvite,
+                State::Trying | State::Proceeding,
+                200..=699
+            )
+        );
+        if !ok {
+            let err = match t.kind {
+                Kind::ServerNonInvite => SendError::WrongState {
+                    txn,
+                    state: t.state,
+                    status,
+                },
+                _ => SendError::WrongKind(txn),
+            };
+            self.txns.insert(txn, t);
+            return Err(err);
+        }
+        self.transmit(txn, t.peer.clone(), response, false);
+        t.state = State::Terminated;
+        self.put(txn, t);
+        Ok(())
+    }
+
     /// Hands a message to the transport outside any transaction: the ACK for a 2xx (RFC 3261
     /// §13.2.2.4) or a statelessly forwarded message (§16.11).
     pub fn send_stateless(&mut self, message: Message, to: A) {

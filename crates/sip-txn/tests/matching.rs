@@ -539,3 +539,30 @@ fn a_failed_peer_fails_its_transactions_only() {
     let (_, e) = h.drain();
     assert_eq!(e, ["TransportError", "Terminated", "TransportError"]);
 }
+
+// RFC 3261 §8.2.7: a stateless answer (a Digest challenge) keeps no transaction; the
+// retransmitted request is a new one for the TU, and INVITE transactions refuse it.
+#[test]
+fn a_stateless_final_response_keeps_nothing() {
+    let mut h = Harness::new();
+    let reg = req("REGISTER", "z9hG4bKsl", 1, "from1", None);
+    let id = h.recv_new(reg.clone(), true);
+    h.drain();
+    h.layer
+        .send_response_stateless(h.now, id, resp(&reg, 401))
+        .unwrap();
+    let (t, e) = h.drain();
+    assert_eq!(t, ["401"]);
+    assert!(e.iter().any(|e| e == "Terminated"), "{e:?}");
+    assert_eq!(h.layer.state(id), None);
+    assert!(h.layer.is_empty());
+    let again = h.recv_new(reg, true);
+    assert_ne!(again, id);
+    let inv = invite("z9hG4bKsl2");
+    let inv_id = h.recv_new(inv.clone(), true);
+    assert!(matches!(
+        h.layer.send_response_stateless(h.now, inv_id, resp(&inv, 407)),
+        Err(SendError::WrongKind(_))
+    ));
+    assert!(h.layer.state(inv_id).is_some());
+}
