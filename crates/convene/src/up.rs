@@ -170,6 +170,9 @@ pub fn run(args: UpArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Catch the stop signals before saying we are up: a SIGTERM sent as soon as the lines
+        // below appear must stop us cleanly, not kill us by its default action.
+        let shutdown = shutdown_signal();
         // One line per listener on stdout, for people and for tests that start us on port 0.
         for (proto, addr) in running.net.local_addrs() {
             println!(
@@ -184,29 +187,39 @@ pub fn run(args: UpArgs) -> ExitCode {
         }
         println!("listening admin http://{}", running.admin_addr);
         println!("ca {}", running.pki.ca_cert.display());
-        wait_for_shutdown().await;
+        shutdown.await;
         tracing::info!("shutting down");
         running.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-async fn wait_for_shutdown() {
+/// Registers for SIGTERM and SIGINT (Ctrl-C) now, and returns the wait for either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut term), Some(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Some(mut one), None) | (None, Some(mut one)) => {
+                    one.recv().await;
+                }
+                (None, None) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

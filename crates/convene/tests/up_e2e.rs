@@ -1,7 +1,8 @@
 //! `convene up` end to end, as an admin and real peers see it: SIPp over UDP and TCP
 //! (OPTIONS; INVITE/ACK and an out-of-dialog BYE; UDP with packet loss), sipsak over TLS,
-//! malformed datagrams, and a clean stop on SIGTERM. SIPp and sipsak come from Debian's
-//! sip-tester and sipsak packages, which `scripts/test` installs.
+//! malformed datagrams, a clean stop on SIGTERM, and Kamailio as another domain's server
+//! federated over mutual TLS. SIPp, sipsak and Kamailio come from Debian's sip-tester, sipsak,
+//! kamailio and kamailio-tls-modules packages, which `scripts/test` installs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
@@ -149,7 +150,7 @@ fn tool(name: &str) -> Command {
         .is_ok_and(|o| o.status.success());
     assert!(
         found,
-        "{name} is not installed: run scripts/test (it installs Debian's sip-tester and sipsak)"
+        "{name} is not installed: run scripts/test (it installs the Debian packages the end-to-end tests drive: sip-tester, sipsak, coturn, kamailio, kamailio-tls-modules…)"
     );
     Command::new(name)
 }
@@ -674,10 +675,22 @@ fn run_message(
     code: u16,
     diag: &str,
 ) -> Output {
+    let addr = if transport == "t1" { s.tcp } else { s.udp };
+    run_message_at(addr, transport, from, target, code, diag)
+}
+
+/// As [`run_message`], sent to the server at `addr` (Convene or another domain's server).
+fn run_message_at(
+    addr: SocketAddr,
+    transport: &str,
+    from: &str,
+    target: &str,
+    code: u16,
+    diag: &str,
+) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let auth = from.ends_with("@example.test");
     let scenario = message_scenario(dir.path(), from, target, code, diag, auth);
-    let addr = if transport == "t1" { s.tcp } else { s.udp };
     tool("sipp")
         .current_dir(dir.path())
         .arg("-sf")
@@ -1461,4 +1474,398 @@ fn users_added_at_run_time_can_register_and_the_api_wants_its_token() {
         0,
         "admin.token must be readable by its owner only"
     );
+}
+
+// --- Kamailio as a partner domain's server over mutual TLS (issue 6, seed 002) -------------
+
+const KAMAILIO_CFG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/kamailio/partner-tls.cfg"
+);
+
+/// Kamailio serving partner.test from tests/kamailio/partner-tls.cfg: the stand-in for seed
+/// 002's Cisco CUPS. Its own users register over UDP; Convene reaches it over TLS. Stopped
+/// by PID (SIGTERM to the main process, which stops its children).
+struct Kamailio {
+    child: Option<Child>,
+    udp: SocketAddr,
+    log: PathBuf,
+    _run: tempfile::TempDir,
+}
+
+impl Kamailio {
+    /// Starts Kamailio listening on UDP and on TLS `tls_port`, presenting
+    /// `certs/sip.partner.test.pem` as TLS server and as TLS client, trusting `certs/ca.pem`,
+    /// and sending requests for example.test to Convene's TLS port `convene`. Returns once it
+    /// answers OPTIONS.
+    fn start(certs: &Path, tls_port: u16, convene: u16) -> Kamailio {
+        let run = tempfile::tempdir().unwrap();
+        let file = |f: &str| certs.join(f).display().to_string();
+        let side = |s: &str| {
+            format!(
+                "[{s}:default]\nmethod = TLSv1.2+\nverify_certificate = yes\nrequire_certificate = yes\ncertificate = {}\nprivate_key = {}\nca_list = {}\n\n",
+                file("sip.partner.test.pem"),
+                file("sip.partner.test.key"),
+                file("ca.pem")
+            )
+        };
+        let tls_cfg = run.path().join("tls.cfg");
+        std::fs::write(&tls_cfg, format!("{}{}", side("server"), side("client"))).unwrap();
+        let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let args = [
+            "-f".to_owned(),
+            KAMAILIO_CFG.to_owned(),
+            "-l".to_owned(),
+            format!("udp:{udp}"),
+            "-l".to_owned(),
+            format!("tls:127.0.0.1:{tls_port}"),
+            "-A".to_owned(),
+            format!("TLS_CFG=\"{}\"", tls_cfg.display()),
+            "-A".to_owned(),
+            format!("CONVENE=\"sip:127.0.0.1:{convene};transport=tls\""),
+            "-Y".to_owned(),
+            run.path().display().to_string(),
+            "-P".to_owned(),
+            run.path().join("kamailio.pid").display().to_string(),
+            "-m".to_owned(),
+            "64".to_owned(),
+            "-M".to_owned(),
+            "8".to_owned(),
+        ];
+        // The check loads every module of the config: a missing tls.so is named here.
+        let check = tool("kamailio").args(&args).arg("-c").output().unwrap();
+        assert!(
+            check.status.success(),
+            "kamailio cannot load {KAMAILIO_CFG}: is Debian's kamailio-tls-modules installed? Run scripts/test.\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let log = run.path().join("kamailio.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = tool("kamailio")
+            .args(&args)
+            .args(["-DD", "-E"])
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        let mut k = Kamailio {
+            child: Some(child),
+            udp,
+            log,
+            _run: run,
+        };
+        k.wait_ready();
+        k
+    }
+
+    /// Pings with OPTIONS over UDP until Kamailio answers 200 (10 s at most).
+    fn wait_ready(&mut self) {
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let port = c.local_addr().unwrap().port();
+        for i in 0..50 {
+            if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("Kamailio exited ({st}); its log:\n{}", self.log());
+            }
+            let ping = format!(
+                "OPTIONS sip:partner.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKkam{i}\r\nMax-Forwards: 70\r\nFrom: <sip:probe@partner.test>;tag=p\r\nTo: <sip:partner.test>\r\nCall-ID: kamailio-ready\r\nCSeq: {} OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                i + 1
+            );
+            c.send_to(ping.as_bytes(), self.udp).unwrap();
+            let mut buf = [0u8; 4096];
+            if let Ok((n, _)) = c.recv_from(&mut buf)
+                && buf[..n].starts_with(b"SIP/2.0 200")
+            {
+                return;
+            }
+        }
+        panic!(
+            "Kamailio did not answer OPTIONS within 10 s; its log:\n{}",
+            self.log()
+        );
+    }
+
+    /// What Kamailio logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Seed 002's federation with Convene on one side and Kamailio for partner.test on the other:
+/// Kamailio's pool is a trusted application pool with its own port on Convene; a TLS static
+/// route sends partner.test to Kamailio (its FQDN for the certificate, its address to connect
+/// to). Certificates come from `convene ctl certs init` for the topology (`server_auth_only`:
+/// Kamailio's without Client Authentication). Returns Convene, Kamailio, Kamailio's TLS port
+/// and Convene's trusted-application port.
+fn convene_and_kamailio(server_auth_only: bool) -> (Server, Kamailio, u16, u16) {
+    let data = tempfile::tempdir().unwrap();
+    let (app_port, kamailio_tls) = (free_port(), free_port());
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../topology/demo.toml"
+    ))
+    .unwrap();
+    let topo = data.path().join("topology.toml");
+    std::fs::write(
+        &topo,
+        format!(
+            r#"{demo}
+[[pool]]
+fqdn = "sip.partner.test"
+site = "HQ"
+roles = ["trusted-application"]
+registrar = "fe.example.test"
+certificate = "sip.partner.test"
+
+[[trusted_application]]
+id = "kamailio"
+pool = "sip.partner.test"
+port = {app_port}
+
+[[static_route]]
+match_uri = "partner.test"
+next_hop = "sip.partner.test"
+address = "127.0.0.1"
+port = {kamailio_tls}
+transport = "tls"
+"#
+        ),
+    )
+    .unwrap();
+    let convene = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "convene {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let topo_arg = topo.to_str().unwrap();
+    convene(&["ctl", "topology", "check", topo_arg]);
+    let certs = data.path().join("certs");
+    let mut init = vec![
+        "ctl",
+        "certs",
+        "init",
+        "--topology",
+        topo_arg,
+        "--out",
+        certs.to_str().unwrap(),
+    ];
+    if server_auth_only {
+        init.extend(["--server-auth-only", "sip.partner.test"]);
+    }
+    let made = convene(&init);
+    let eku = if server_auth_only {
+        "sip.partner.test: names sip.partner.test; EKU Server Authentication only"
+    } else {
+        "sip.partner.test: names sip.partner.test; EKU Server and Client Authentication"
+    };
+    assert!(made.contains(eku), "{made}");
+    // Convene's own certificate and CA, where `convene up` looks for them.
+    let tls = data.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    for (from, to) in [
+        ("ca.pem", "ca.pem"),
+        ("fe.example.test.pem", "server.pem"),
+        ("fe.example.test.key", "server.key"),
+    ] {
+        std::fs::copy(certs.join(from), tls.join(to)).unwrap();
+    }
+    let kamailio = Kamailio::start(&certs, kamailio_tls, app_port);
+    let app_listen = format!("tls:127.0.0.1:{app_port}");
+    let mut args = MD5_FIRST.to_vec();
+    args.extend(["--topology", topo_arg, "--listen", &app_listen]);
+    let s = Server::start_in(data, &args);
+    (s, kamailio, kamailio_tls, app_port)
+}
+
+/// `convene ctl trace KEY` (a Call-ID, `tls:<ip>`, or `--list`): its output.
+fn ctl_trace(s: &Server, key: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args(["ctl", "trace", key, "--data"])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The decision trace of the one call whose trace contains `needle`.
+fn trace_containing(s: &Server, needle: &str) -> String {
+    let mut all = String::new();
+    for call in ctl_trace(s, "--list").lines() {
+        let trace = ctl_trace(s, call);
+        if trace.contains(needle) {
+            return trace;
+        }
+        all.push_str(&format!("--- {call}\n{trace}"));
+    }
+    panic!("no trace contains {needle:?}; the traces:\n{all}");
+}
+
+/// Registers `user`@partner.test at Kamailio with a contact at `contact_port`.
+fn register_at_partner(k: &Kamailio, user: &str, contact_port: u16) {
+    let out = sipp(
+        "register_partner.xml",
+        "u1",
+        k.udp,
+        1,
+        &[
+            "-s",
+            user,
+            "-key",
+            "contact_port",
+            &contact_port.to_string(),
+        ],
+    );
+    assert_sipp_ok(&out, &format!("REGISTER {user} at Kamailio:\n{}", k.log()));
+}
+
+/// Seed 002 working: alice (Digest at Convene) reaches carlos, registered at Kamailio, through
+/// the TLS static route, Kamailio verifying Convene's client certificate; carlos reaches bob,
+/// registered at Convene, through Kamailio's connection to the trusted-application port,
+/// trusted by its certificate without a challenge.
+#[test]
+fn kamailio_partner_over_mutual_tls_exchanges_messages_both_ways() {
+    let (s, k, kamailio_tls, app_port) = convene_and_kamailio(false);
+    let (carlos, bob) = (free_port(), free_port());
+    register_at_partner(&k, "carlos", carlos);
+    register(&s, "u1", "bob", bob);
+    let carlos_uas = sipp_uas("uas_message.xml", "u1", carlos, 1);
+    let bob_uas = sipp_uas("uas_message.xml", "u1", bob, 1);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Convene → Kamailio.
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:carlos@partner.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(
+        &out,
+        &format!("alice → carlos; Kamailio's log:\n{}", k.log()),
+    );
+    finish(carlos_uas, "carlos's endpoint behind Kamailio");
+    let hop = format!("sip:sip.partner.test:{kamailio_tls};transport=tls;maddr=127.0.0.1");
+    let trace = trace_containing(&s, "received MESSAGE sip:carlos@partner.test");
+    assert!(
+        trace.contains(&format!(
+            "static_route[0] (match_uri partner.test) matched partner.test: next hop {hop}"
+        )),
+        "{trace}"
+    );
+    assert!(
+        trace.contains(&format!("200 from static route next hop {hop}")),
+        "{trace}"
+    );
+    // Kamailio required and verified Convene's client certificate.
+    let log = k.log();
+    assert!(
+        log.contains("MESSAGE sip:carlos@partner.test from 127.0.0.1:")
+            && log.contains("over TLS, peer certificate CN=fe.example.test verified=1"),
+        "{log}"
+    );
+
+    // Kamailio → Convene.
+    let out = run_message_at(
+        k.udp,
+        "u1",
+        "sip:carlos@partner.test",
+        "sip:bob@example.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(&out, &format!("carlos → bob; Kamailio's log:\n{}", k.log()));
+    finish(bob_uas, "bob's endpoint at Convene");
+    let trace = trace_containing(&s, "received MESSAGE sip:bob@example.test");
+    assert!(
+        trace.contains(&format!(
+            "peer sip.partner.test is trusted: certificate name sip.partner.test is trusted application pool sip.partner.test on its port {app_port} (application kamailio)"
+        )),
+        "{trace}"
+    );
+    assert!(!trace.contains("challenged"), "{trace}");
+}
+
+/// Seed 002 failing: Kamailio's certificate lacks the Client Authentication EKU. Convene still
+/// reaches Kamailio (there Kamailio is the TLS server), but Kamailio's own connections are
+/// refused at the handshake: Kamailio sees TLS alert 43 (unsupported certificate) and carlos
+/// gets a 408, while Convene's log and `convene ctl trace tls:127.0.0.1` name the missing EKU.
+#[test]
+fn kamailio_partner_without_client_auth_eku_is_refused_and_named() {
+    let (s, k, _, _) = convene_and_kamailio(true);
+    let carlos = free_port();
+    register_at_partner(&k, "carlos", carlos);
+    let carlos_uas = sipp_uas("uas_message.xml", "u1", carlos, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:carlos@partner.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(
+        &out,
+        &format!("alice → carlos; Kamailio's log:\n{}", k.log()),
+    );
+    finish(carlos_uas, "carlos's endpoint behind Kamailio");
+
+    // Kamailio's transaction toward Convene gets no answer: 408 after its 3 s fr_timer.
+    let out = run_message_at(
+        k.udp,
+        "u1",
+        "sip:carlos@partner.test",
+        "sip:bob@example.test",
+        408,
+        "SIP/2.0 408",
+    );
+    assert_sipp_ok(&out, &format!("carlos → bob; Kamailio's log:\n{}", k.log()));
+    let log = k.log();
+    assert!(log.contains("alert unsupported certificate"), "{log}");
+    // The request never reached Convene's SIP layer…
+    for call in ctl_trace(&s, "--list").lines() {
+        let trace = ctl_trace(&s, call);
+        assert!(!trace.contains("MESSAGE sip:bob@example.test"), "{trace}");
+    }
+    // …and Convene says why, in the trace kept for the peer's address and in its log.
+    let trace = ctl_trace(&s, "tls:127.0.0.1");
+    assert!(
+        trace.contains("TLS handshake from 127.0.0.1:")
+            && trace.contains("failed: the peer's certificate lacks the Extended Key Usage")
+            && trace.contains("Client Authentication"),
+        "{trace}"
+    );
+    let log = std::fs::read_to_string(s._data.path().join("stderr.log")).unwrap();
+    assert!(log.contains("TLS handshake failed"), "{log}");
+    assert!(log.contains("Client Authentication"), "{log}");
 }

@@ -641,14 +641,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             _ => return None,
         };
         let m = topology::match_route(&self.cfg.static_routes, &host)?;
-        let (index, next_hop, port, transport) = (
-            m.index,
-            m.route.next_hop.get_ref().clone(),
-            *m.route.port.get_ref(),
-            m.route.transport.to_string().to_ascii_lowercase(),
-        );
+        let index = m.index;
         let match_uri = m.route.match_uri.get_ref().clone();
-        let hop_uri = format!("sip:{next_hop}:{port};transport={transport}");
+        let hop_uri = m.route.next_hop_uri();
         let hop = Uri::parse(&hop_uri)
             .ok()
             .and_then(|u| u.as_sip().and_then(|s| self.locator.locate(s)));
@@ -666,7 +661,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             }
             None => {
                 self.note(now, call_id, || {
-                    format!("static_route[{index}] (match_uri {match_uri}) matched {host}, but its next hop {hop_uri} cannot be reached (a host name needs DNS: give the route an IP address)")
+                    format!("static_route[{index}] (match_uri {match_uri}) matched {host}, but its next hop {hop_uri} cannot be reached (a host name needs DNS: give the route the next hop's IP address in `address`)")
                 });
                 Some(None)
             }

@@ -55,8 +55,9 @@ impl Transport for Hop {
     }
 }
 
-/// Next hops by address: IP-literal URIs only for now (RFC 3263 resolution of host names comes
-/// with the DNS wiring), transport from the URI (RFC 3263 §4.1).
+/// Next hops by address: IP-literal URIs, or a host name with an IP-literal `maddr`, only for
+/// now (RFC 3263 resolution of host names comes with the DNS wiring); transport from the URI
+/// (RFC 3263 §4.1).
 #[derive(Debug, Clone)]
 pub struct NetLocator {
     listeners: Vec<(Proto, SocketAddr)>,
@@ -78,13 +79,28 @@ impl NetLocator {
 
 impl Locator<Hop> for NetLocator {
     fn locate(&self, uri: &SipUri) -> Option<Hop> {
-        let ip = match &uri.host {
-            Host::V4(a) => IpAddr::V4(*a),
-            Host::V6(a) => IpAddr::V6(*a),
-            Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
-                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        // RFC 3261 §19.1.1, RFC 3263 §4: `maddr` is the address to contact, overriding the
+        // host; the host remains the name a TLS server's certificate must carry (RFC 5922
+        // §4), so it goes along as the server name to verify and send as SNI.
+        let maddr = match uri.param("maddr") {
+            Some(Some(m)) => Some(
+                m.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .ok()?,
+            ),
+            Some(None) => return None,
+            None => None,
+        };
+        let (ip, server_name) = match (&uri.host, maddr) {
+            (Host::Domain(d), Some(ip)) => (ip, Some(d.to_ascii_lowercase())),
+            (_, Some(ip)) => (ip, None),
+            (Host::V4(a), None) => (IpAddr::V4(*a), None),
+            (Host::V6(a), None) => (IpAddr::V6(*a), None),
+            (Host::Domain(d), None) if d.eq_ignore_ascii_case("localhost") => {
+                (IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), None)
             }
-            Host::Domain(_) => return None,
+            (Host::Domain(_), None) => return None,
         };
         let proto = match uri.transport().map(|t| t.to_ascii_lowercase()) {
             _ if uri.secure => Proto::Tls,
@@ -102,6 +118,7 @@ impl Locator<Hop> for NetLocator {
             local,
             conn: None,
             trust: None,
+            server_name,
         })
     }
 
@@ -113,6 +130,7 @@ impl Locator<Hop> for NetLocator {
             local,
             conn: None,
             trust: None,
+            server_name: None,
         })
     }
 
@@ -284,5 +302,46 @@ mod tests {
         assert!(l.locate(&uri("sip:bob@host.example")).is_none());
         // No TLS listener: no TLS hop.
         assert!(l.locate(&uri("sips:bob@192.0.2.1")).is_none());
+    }
+
+    /// A static route's next hop with an `address`: connect to the maddr, verify (and send as
+    /// SNI) the host name its certificate must carry.
+    #[test]
+    fn maddr_is_the_address_and_the_host_the_tls_name() {
+        let l = NetLocator::new(vec![
+            (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
+            (Proto::Tls, "127.0.0.1:5061".parse().unwrap()),
+        ]);
+        let uri = |s: &str| sip_msg::Uri::parse(s).unwrap().as_sip().unwrap().clone();
+        let h = l
+            .locate(&uri(
+                "sip:CUPS.partner.test:5062;transport=tls;maddr=192.0.2.7",
+            ))
+            .unwrap();
+        assert_eq!(h.proto, Proto::Tls);
+        assert_eq!(h.remote, "192.0.2.7:5062".parse().unwrap());
+        assert_eq!(h.server_name.as_deref(), Some("cups.partner.test"));
+        let t = h.target();
+        assert_eq!(t.server_name.as_deref(), Some("cups.partner.test"));
+        assert_eq!(t.addr, "192.0.2.7:5062".parse().unwrap());
+        // An IPv6 maddr in brackets; an IP host has no name to verify beyond its address.
+        let h = l
+            .locate(&uri("sip:gw.partner.test;maddr=[2001:db8::7]"))
+            .unwrap();
+        assert_eq!(h.remote, "[2001:db8::7]:5060".parse().unwrap());
+        let h = l.locate(&uri("sip:192.0.2.1;maddr=192.0.2.9")).unwrap();
+        assert_eq!(
+            (h.remote.ip().to_string(), h.server_name),
+            ("192.0.2.9".into(), None)
+        );
+        // A host-name maddr, or none at all, needs DNS.
+        assert!(
+            l.locate(&uri("sip:gw.partner.test;maddr=gw2.partner.test"))
+                .is_none()
+        );
+        assert!(l.locate(&uri("sip:gw.partner.test;maddr")).is_none());
+        // Without maddr the TLS name is the address itself, as before.
+        let h = l.locate(&uri("sips:bob@192.0.2.1")).unwrap();
+        assert_eq!(h.server_name, None);
     }
 }

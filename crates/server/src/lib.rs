@@ -307,6 +307,9 @@ pub struct Hop {
     pub conn: Option<net::ConnId>,
     /// What the peer's verified certificate makes it (mutual TLS), decided once per connection.
     pub trust: Option<std::sync::Arc<frontend::PeerTrust>>,
+    /// The name a new TLS connection verifies in the peer's certificate and sends as SNI
+    /// (the URI host when `maddr` gave the address); `None`: the address itself.
+    pub server_name: Option<String>,
 }
 
 impl sip_txn::Peer for Hop {
@@ -321,7 +324,7 @@ impl Hop {
             proto: self.proto,
             addr: self.remote,
             conn: self.conn,
-            server_name: None,
+            server_name: self.server_name.clone(),
         }
     }
 }
@@ -449,7 +452,7 @@ async fn core_loop(
                                 .clone(),
                             _ => None,
                         };
-                        let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn, trust };
+                        let hop = Hop { proto: r.proto, remote: r.remote, local: r.local, conn: r.conn, trust, server_name: None };
                         match responder.accept(r.data.clone(), r.remote) {
                             Ok(msg) => {
                                 if let Some(conn) = r.conn {

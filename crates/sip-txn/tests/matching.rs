@@ -561,7 +561,8 @@ fn a_stateless_final_response_keeps_nothing() {
     let inv = invite("z9hG4bKsl2");
     let inv_id = h.recv_new(inv.clone(), true);
     assert!(matches!(
-        h.layer.send_response_stateless(h.now, inv_id, resp(&inv, 407)),
+        h.layer
+            .send_response_stateless(h.now, inv_id, resp(&inv, 407)),
         Err(SendError::WrongKind(_))
     ));
     assert!(h.layer.state(inv_id).is_some());

@@ -183,12 +183,37 @@ pub struct StaticRouteConfig {
     /// The domain whose requests take this route; it matches its subdomains too
     /// (`-MatchUri`).
     pub match_uri: Spanned<String>,
-    /// The next hop's FQDN or IP address (`-Destination`).
+    /// The next hop's FQDN or IP address (`-Destination`). Over TLS, the FQDN its certificate
+    /// must name.
     pub next_hop: Spanned<String>,
+    /// The IP address to connect to instead of resolving `next_hop` (as a hosts-file entry
+    /// would); the TLS certificate must still name `next_hop`. Only with an FQDN `next_hop`.
+    #[serde(default)]
+    pub address: Option<Spanned<String>>,
     /// The next hop's port.
     pub port: Spanned<u16>,
     /// TCP or TLS.
     pub transport: RouteTransport,
+}
+
+impl StaticRouteConfig {
+    /// The SIP URI of the next hop the proxy sends to (RFC 3263 §4: transport from the
+    /// `transport` parameter). With an `address`, the URI carries it as `maddr` (RFC 3261
+    /// §19.1.1: the address to contact, overriding the host), and the host stays the name
+    /// the next hop's TLS certificate must carry (RFC 5922 §4).
+    pub fn next_hop_uri(&self) -> String {
+        let mut uri = format!(
+            "sip:{}:{};transport={}",
+            self.next_hop.get_ref(),
+            self.port.get_ref(),
+            self.transport
+        );
+        if let Some(a) = &self.address {
+            uri.push_str(";maddr=");
+            uri.push_str(a.get_ref());
+        }
+        uri
+    }
 }
 
 /// A federated partner domain and its access edge (`[[federated_partner]]`).

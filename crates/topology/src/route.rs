@@ -20,13 +20,18 @@ impl RouteMatch<'_> {
     /// One line for the decision trace: which route matched and where it sends the request.
     pub fn explain(&self, host: &str) -> String {
         format!(
-            "static_route[{}] match_uri `{}` matches `{host}`{}: next hop {}:{} over {}",
+            "static_route[{}] match_uri `{}` matches `{host}`{}: next hop {}:{} over {}{}",
             self.index,
             self.route.match_uri.get_ref(),
             if self.exact { "" } else { " (subdomain)" },
             self.route.next_hop.get_ref(),
             self.route.port.get_ref(),
             self.route.transport,
+            self.route
+                .address
+                .as_ref()
+                .map(|a| format!(" at address {}", a.get_ref()))
+                .unwrap_or_default(),
         )
     }
 }

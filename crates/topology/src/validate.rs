@@ -585,8 +585,26 @@ fn static_routes(t: &Topology, pools_read: bool, sink: &mut Sink<'_>) {
                 r.next_hop.span(),
                 hop_field.clone(),
                 format!("a TLS route needs the FQDN its next hop's certificate names, not the address {hop}"),
-                "write the next hop's FQDN (the name in its certificate), or use transport = \"tcp\"",
+                "write the next hop's FQDN (the name in its certificate) in next_hop and this address in address, or use transport = \"tcp\"",
             );
+        }
+        if let Some(a) = &r.address {
+            let field = format!("static_route[{i}].address");
+            if a.get_ref().parse::<IpAddr>().is_err() {
+                sink.push(
+                    a.span(),
+                    field,
+                    format!("{:?} is not an IP address", a.get_ref()),
+                    "write the IP address to connect to, e.g. address = \"192.0.2.7\" (no port: that is `port`), or remove address to resolve next_hop",
+                );
+            } else if is_ip {
+                sink.push(
+                    a.span(),
+                    field,
+                    format!("next_hop {hop} is already an address"),
+                    "remove address, or write the next hop's FQDN in next_hop",
+                );
+            }
         }
         if pools_read
             && !is_ip

@@ -234,6 +234,32 @@ fn static_route_matching_most_specific_wins() {
     );
 }
 
+/// A TLS route with an `address`: the proxy connects there and verifies the next hop's name
+/// (the URI's host; the address rides as `maddr`).
+#[test]
+fn a_route_address_rides_as_maddr_beside_the_certificate_name() {
+    let t = Topology::parse(
+        &TOPOLOGY.replace(
+            "next_hop = \"cups.tomt.local\"\n",
+            "next_hop = \"cups.tomt.local\"\naddress = \"192.0.2.8\"\n",
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    let m = match_route(&t.static_routes, "tomt.local").unwrap();
+    assert_eq!(
+        m.route.next_hop_uri(),
+        "sip:cups.tomt.local:5062;transport=tls;maddr=192.0.2.8"
+    );
+    assert_eq!(
+        m.explain("tomt.local"),
+        "static_route[0] match_uri `tomt.local` matches `tomt.local`: next hop cups.tomt.local:5062 over tls at address 192.0.2.8"
+    );
+    // Without an address, the URI names the next hop only.
+    let m = match_route(&t.static_routes, "lab.test").unwrap();
+    assert_eq!(m.route.next_hop_uri(), "sip:192.0.2.9:5060;transport=tcp");
+}
+
 fn good_facts(t: &Topology) -> CertFacts {
     CertFacts {
         dns_names: required_names(t, t.pool("fe.example.test").unwrap()),

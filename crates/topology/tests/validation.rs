@@ -239,6 +239,26 @@ fn each_problem_is_located_named_and_fixed() {
             "use transport = \"tcp\"",
         ),
         case(
+            "static route address that is not an IP address",
+            plus(
+                "[[static_route]]\nmatch_uri = \"partner.test\"\nnext_hop = \"gw.partner.test\"\naddress = \"192.0.2.7:5061\"\nport = 5061\ntransport = \"tls\"\n",
+            ),
+            (13, 11),
+            "static_route[0].address",
+            "\"192.0.2.7:5061\" is not an IP address",
+            "no port: that is `port`",
+        ),
+        case(
+            "static route address beside an IP next hop",
+            plus(
+                "[[static_route]]\nmatch_uri = \"partner.test\"\nnext_hop = \"192.0.2.7\"\naddress = \"192.0.2.8\"\nport = 5060\ntransport = \"tcp\"\n",
+            ),
+            (13, 11),
+            "static_route[0].address",
+            "next_hop 192.0.2.7 is already an address",
+            "remove address",
+        ),
+        case(
             "static route to a host of our domain that is no pool",
             plus(
                 "[[static_route]]\nmatch_uri = \"partner.test\"\nnext_hop = \"gw.example.test\"\nport = 5061\ntransport = \"tls\"\n",

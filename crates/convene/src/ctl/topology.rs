@@ -158,11 +158,15 @@ fn text(t: &Topology) -> String {
     }
     for (i, r) in t.static_routes.iter().enumerate() {
         line(format!(
-            "static_route[{i}] {} (and subdomains) -> {}:{} over {}",
+            "static_route[{i}] {} (and subdomains) -> {}:{} over {}{}",
             r.match_uri.get_ref(),
             r.next_hop.get_ref(),
             r.port.get_ref(),
-            r.transport
+            r.transport,
+            r.address
+                .as_ref()
+                .map(|a| format!(" at address {}", a.get_ref()))
+                .unwrap_or_default()
         ));
     }
     for p in &t.federated_partners {
