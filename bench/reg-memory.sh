@@ -11,13 +11,14 @@
 # Also the server CPU seconds per 10,000 registrations during the run.
 #
 # Usage: bench/reg-memory.sh     env: N (default 100000) registrations, RATE (default 4000) per
-#        second, WARM (default 1000) warm-up registrations.
+#        second, WARM (default 1000) warm-up registrations, SETTLE (default 40) seconds to wait
+#        before the second reading.
 # Convene is measured if CONVENE_BIN names its binary or target/release/convene exists; its
 # topology (demo + N + WARM bench users) is made by bench/gen-users.py.
 # Needs: sip-tester (sipp), kamailio, python3.
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-N=${N:-100000}; RATE=${RATE:-4000}; WARM=${WARM:-1000}
+N=${N:-100000}; RATE=${RATE:-4000}; WARM=${WARM:-1000}; SETTLE=${SETTLE:-40}
 need_tools
 
 # register_users NAME PORT FIRST COUNT TAG: COUNT registrations from user FIRST on; prints the
@@ -47,7 +48,10 @@ measure() {
     m0=$(pss_kb "$pid"); t0=$(cpu_ticks "$pid")
     ok=$(register_users "$name" "$port" 1 "$N" run)
     t1=$(cpu_ticks "$pid")
-    sleep 2
+    # Steady state: past 64·T1 = 32 s every transaction of the load has ended (Convene keeps a
+    # UDP non-INVITE server transaction that long, RFC 3261 §17.2.2; Kamailio answers REGISTER
+    # statelessly), so what is left is what the registrations themselves hold.
+    sleep "$SETTLE"
     m1=$(pss_kb "$pid")
     cpu=$(cpu_s "$t0" "$t1")
     if [ "$ok" -gt 0 ]; then

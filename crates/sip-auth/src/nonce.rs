@@ -132,8 +132,11 @@ impl NonceMinter {
 #[derive(Debug, Clone)]
 pub struct NcRecord {
     capacity: usize,
-    highest: HashMap<String, (u32, u64)>,
-    order: VecDeque<String>,
+    /// Keyed by the nonce's issue time and counter (its first 128 bits, [`NonceMinter::mint`]):
+    /// unique per nonce this server minted, and a fraction of the text's size (one record per
+    /// registration in flight, 100,000 by default).
+    highest: HashMap<u128, (u32, u64)>,
+    order: VecDeque<u128>,
     /// Nonces issued at or before this time whose record may have been evicted.
     evicted_up_to: Option<u64>,
 }
@@ -180,7 +183,8 @@ impl NcRecord {
         now: u64,
         lifetime: u64,
     ) -> NcVerdict {
-        if let Some((seen, _)) = self.highest.get_mut(nonce) {
+        let key = nc_key(nonce);
+        if let Some((seen, _)) = self.highest.get_mut(&key) {
             if nc <= *seen {
                 return NcVerdict::Replay;
             }
@@ -202,10 +206,25 @@ impl NcRecord {
                     Some(self.evicted_up_to.map_or(old_issued, |t| t.max(old_issued)));
             }
         }
-        self.highest.insert(nonce.to_owned(), (nc, issued));
-        self.order.push_back(nonce.to_owned());
+        self.highest.insert(key, (nc, issued));
+        self.order.push_back(key);
         NcVerdict::Accepted
     }
+}
+
+/// The record key of a nonce: its issue time and counter as minted (32 hex digits). Verified
+/// nonces always have them; anything else is folded into 128 bits with two FNV-1a passes (a
+/// collision could only make a fresh nonce look replayed, asking the client for a new one).
+fn nc_key(nonce: &str) -> u128 {
+    if let Some(k) = nonce.get(..32).and_then(|h| u128::from_str_radix(h, 16).ok()) {
+        return k;
+    }
+    let fnv = |seed: u64| {
+        nonce.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x8422_2325_cbf2_9ce4))
 }
 
 #[cfg(test)]

@@ -31,6 +31,10 @@ struct Txn<A> {
     provisional: Option<Message>,
     /// Server: the final response sent. Client INVITE: the ACK built for a non-2xx.
     last: Option<Message>,
+    /// Server non-INVITE over UDP: the final response as sent, kept serialized (one buffer
+    /// instead of a header list) for the retransmissions of Timer J's 64·T1, and parsed again
+    /// only when a retransmitted request asks for it.
+    last_wire: Option<bytes::Bytes>,
     /// The current interval of Timer A, E or G.
     interval: Duration,
     armed: Vec<(Timer, Instant)>,
@@ -360,6 +364,7 @@ impl<A: Peer> TransactionLayer<A> {
             info,
             provisional: None,
             last: None,
+            last_wire: None,
             interval: self.config.t1,
             armed: Vec::new(),
             response_to_tag: None,
@@ -538,6 +543,32 @@ impl<A: Peer> TransactionLayer<A> {
             t.armed.retain(|(tm, _)| *tm != timer);
             self.fire(now, id, &mut t, timer);
             self.put(id, t);
+        }
+        self.shrink();
+    }
+
+    /// Gives back the tables' room once a burst has passed: a hash map keeps the capacity of
+    /// its busiest moment, which after a load peak would hold memory for transactions long
+    /// ended. Cheap when there is nothing to do (a length and a capacity compared).
+    fn shrink(&mut self) {
+        fn fit<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>) {
+            if m.capacity() > 1024 && m.len() * 4 < m.capacity() {
+                m.shrink_to(m.len() * 2);
+            }
+        }
+        fit(&mut self.txns);
+        fit(&mut self.client_index);
+        fit(&mut self.server_index);
+        fit(&mut self.cancel_index);
+        fit(&mut self.rfc2543_index);
+        fit(&mut self.merge_index);
+        fit(&mut self.ack_index);
+        if self.transmits.capacity() > 1024 && self.transmits.len() * 4 < self.transmits.capacity()
+        {
+            self.transmits.shrink_to(self.transmits.len() * 2);
+        }
+        if self.events.capacity() > 1024 && self.events.len() * 4 < self.events.capacity() {
+            self.events.shrink_to(self.events.len() * 2);
         }
     }
 
@@ -788,8 +819,8 @@ impl<A: Peer> TransactionLayer<A> {
                     // Timer J = 0: nothing will be resent, so nothing is kept.
                     self.transmit(id, t.peer.clone(), response, false);
                 } else {
-                    self.transmit(id, t.peer.clone(), response.clone(), false);
-                    t.last = Some(response);
+                    t.last_wire = Some(response.to_bytes());
+                    self.transmit(id, t.peer.clone(), response, false);
                 }
                 self.arm_wait(id, t, Timer::J, now, t1_x64);
                 Ok(())
@@ -1004,7 +1035,12 @@ impl<A: Peer> TransactionLayer<A> {
             }
             // ... and in Completed, the final response.
             (_, State::Completed, false) => {
-                if let Some(f) = t.last.clone() {
+                let f = t.last.clone().or_else(|| {
+                    t.last_wire
+                        .as_ref()
+                        .and_then(|b| Message::parse(b.clone()).ok())
+                });
+                if let Some(f) = f {
                     self.transmit(id, t.peer.clone(), f, true);
                 }
             }
@@ -1053,6 +1089,7 @@ impl<A: Peer> TransactionLayer<A> {
             info,
             provisional: None,
             last: None,
+            last_wire: None,
             interval: self.config.t1,
             armed: Vec::new(),
             response_to_tag: None,
