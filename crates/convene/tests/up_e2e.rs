@@ -1761,19 +1761,7 @@ fn kamailio_partner_over_mutual_tls_exchanges_messages_both_ways() {
     std::thread::sleep(Duration::from_millis(300));
 
     // Convene → Kamailio.
-    let out = run_message(
-        &s,
-        "u1",
-        "sip:alice@example.test",
-        "sip:carlos@partner.test",
-        200,
-        "SIP/2.0 200 OK",
-    );
-    assert_sipp_ok(
-        &out,
-        &format!("alice → carlos; Kamailio's log:\n{}", k.log()),
-    );
-    finish(carlos_uas, "carlos's endpoint behind Kamailio");
+    alice_messages_carlos(&s, &k, carlos_uas);
     let hop = format!("sip:sip.partner.test:{kamailio_tls};transport=tls;maddr=127.0.0.1");
     let trace = trace_containing(&s, "received MESSAGE sip:carlos@partner.test");
     assert!(
@@ -1819,15 +1807,11 @@ fn kamailio_partner_over_mutual_tls_exchanges_messages_both_ways() {
 /// reaches Kamailio (there Kamailio is the TLS server), but Kamailio's own connections are
 /// refused at the handshake: Kamailio sees TLS alert 43 (unsupported certificate) and carlos
 /// gets a 408, while Convene's log and `convene ctl trace tls:127.0.0.1` name the missing EKU.
-#[test]
-fn kamailio_partner_without_client_auth_eku_is_refused_and_named() {
-    let (s, k, _, _) = convene_and_kamailio(true);
-    let carlos = free_port();
-    register_at_partner(&k, "carlos", carlos);
-    let carlos_uas = sipp_uas("uas_message.xml", "u1", carlos, 1);
-    std::thread::sleep(Duration::from_millis(300));
+/// alice (Digest, through Convene and the TLS static route) sends carlos, registered at
+/// Kamailio, a MESSAGE that his endpoint `carlos_uas` answers 200.
+fn alice_messages_carlos(s: &Server, k: &Kamailio, carlos_uas: Child) {
     let out = run_message(
-        &s,
+        s,
         "u1",
         "sip:alice@example.test",
         "sip:carlos@partner.test",
@@ -1839,6 +1823,16 @@ fn kamailio_partner_without_client_auth_eku_is_refused_and_named() {
         &format!("alice → carlos; Kamailio's log:\n{}", k.log()),
     );
     finish(carlos_uas, "carlos's endpoint behind Kamailio");
+}
+
+#[test]
+fn kamailio_partner_without_client_auth_eku_is_refused_and_named() {
+    let (s, k, _, _) = convene_and_kamailio(true);
+    let carlos = free_port();
+    register_at_partner(&k, "carlos", carlos);
+    let carlos_uas = sipp_uas("uas_message.xml", "u1", carlos, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    alice_messages_carlos(&s, &k, carlos_uas);
 
     // Kamailio's transaction toward Convene gets no answer: 408 after its 3 s fr_timer.
     let out = run_message_at(

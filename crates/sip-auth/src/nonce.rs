@@ -216,7 +216,10 @@ impl NcRecord {
 /// nonces always have them; anything else is folded into 128 bits with two FNV-1a passes (a
 /// collision could only make a fresh nonce look replayed, asking the client for a new one).
 fn nc_key(nonce: &str) -> u128 {
-    if let Some(k) = nonce.get(..32).and_then(|h| u128::from_str_radix(h, 16).ok()) {
+    if let Some(k) = nonce
+        .get(..32)
+        .and_then(|h| u128::from_str_radix(h, 16).ok())
+    {
         return k;
     }
     let fnv = |seed: u64| {
