@@ -37,9 +37,18 @@ pub enum CtlCommand {
     Certs(certs::CertsCommand),
     /// The decision trace of a call on the running server: `trace <call-id> [--data DIR]`.
     Trace(live::TraceArgs),
-    /// Users: `user add|set-password <aor> --password …`, `user remove <aor>`, `user bindings <aor>`.
+    /// Users: `user add|set-password <aor> --password …`, `user remove <aor>`, `user bindings <aor>`, `user list`.
     #[command(subcommand)]
     User(live::UserCommand),
+    /// Static routes of the running server: `static-route add|list|remove`.
+    #[command(subcommand)]
+    StaticRoute(live::StaticRouteCommand),
+    /// Trusted application pools of the running server: `trusted-app-pool add|list`.
+    #[command(subcommand)]
+    TrustedAppPool(live::PoolCommand),
+    /// Trusted applications of the running server: `trusted-app add|list`.
+    #[command(subcommand)]
+    TrustedApp(live::AppCommand),
 }
 
 /// Runs one admin command and returns the process exit code.
@@ -57,5 +66,8 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
         CtlCommand::Certs(cmd) => certs::run(cmd),
         CtlCommand::Trace(args) => live::trace(args),
         CtlCommand::User(cmd) => live::user(cmd),
+        CtlCommand::StaticRoute(cmd) => live::static_route(cmd),
+        CtlCommand::TrustedAppPool(cmd) => live::trusted_app_pool(cmd),
+        CtlCommand::TrustedApp(cmd) => live::trusted_app(cmd),
     }
 }

@@ -1128,14 +1128,9 @@ fn ask_stream<S: std::io::Read + std::io::Write>(c: &mut S, text: &str) -> sip_m
     }
 }
 
-/// Seeds 000 and 002: servers of the topology are trusted over mutual TLS without any list
-/// (no Digest challenge); a trusted-application port takes only its pool's certificates; a
-/// certificate without the Client Authentication EKU is refused with the reason named.
-#[test]
-fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
-    use std::io::{Read as _, Write as _};
-    // Our own CA, written where `convene up` looks for its development PKI, so the test can
-    // issue client certificates from it.
+/// A data directory whose development PKI is a CA this test holds, so it can issue client
+/// certificates from it (`convene up` reuses the PKI files it finds in DATA/tls).
+fn data_with_test_ca() -> (tempfile::TempDir, server::devcert::DevCa) {
     let data = tempfile::tempdir().unwrap();
     let ca = server::devcert::DevCa::new().unwrap();
     let tls = data.path().join("tls");
@@ -1154,6 +1149,16 @@ fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
     )
     .unwrap();
     std::fs::write(tls.join("server.key"), key.serialize_pem()).unwrap();
+    (data, ca)
+}
+
+/// Seeds 000 and 002: servers of the topology are trusted over mutual TLS without any list
+/// (no Digest challenge); a trusted-application port takes only its pool's certificates; a
+/// certificate without the Client Authentication EKU is refused with the reason named.
+#[test]
+fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
+    use std::io::{Read as _, Write as _};
+    let (data, ca) = data_with_test_ca();
     // The demo topology plus a trusted application pool on its own port (seed 002's CUPS).
     let app_port = free_port();
     let topo = format!(
@@ -1862,4 +1867,150 @@ fn kamailio_partner_without_client_auth_eku_is_refused_and_named() {
     let log = std::fs::read_to_string(s._data.path().join("stderr.log")).unwrap();
     assert!(log.contains("TLS handshake failed"), "{log}");
     assert!(log.contains("Client Authentication"), "{log}");
+}
+
+/// Issue 6: a trusted application pool, its application and a static route added at run time
+/// take effect without a restart (the pool's certificate is trusted from the next request on),
+/// and are still there after one.
+#[test]
+fn topology_additions_apply_at_once_and_survive_a_restart() {
+    let (data, ca) = data_with_test_ca();
+    let app_port = free_port();
+    let app_listen = format!("tls:127.0.0.1:{app_port}");
+    let mut args = MD5_FIRST.to_vec();
+    args.extend(["--listen", &app_listen]);
+    let s = Server::start_in(data, &args);
+    let app = SocketAddr::from(([127, 0, 0, 1], app_port));
+    let message = |to: &str, branch: &str| {
+        format!(
+            "MESSAGE {to} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag={branch}\r\nTo: <{to}>\r\nCall-ID: {branch}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let cert = || client_cert(&ca, "apps.partner.test", true);
+    // Not in the topology yet: an ordinary client, challenged.
+    let mut c = mtls_to(app, &ca.cert_pem, cert());
+    let r = ask_stream(&mut c, &message("sip:carol@example.test", "live1"));
+    assert_eq!(r.status(), Some(407), "{r}");
+
+    let out = ctl(
+        &s,
+        &[
+            "trusted-app-pool",
+            "add",
+            "--fqdn",
+            "apps.partner.test",
+            "--site",
+            "HQ",
+            "--registrar",
+            "fe.example.test",
+        ],
+    );
+    assert!(out.contains("added trusted application pool"), "{out}");
+    let port = app_port.to_string();
+    let out = ctl(
+        &s,
+        &[
+            "trusted-app",
+            "add",
+            "--id",
+            "bot",
+            "--pool",
+            "apps.partner.test",
+            "--port",
+            &port,
+        ],
+    );
+    assert!(out.contains("added trusted application bot"), "{out}");
+    // An application on a port the server does not listen on is refused, with the fix.
+    let refused = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args([
+            "ctl",
+            "trusted-app",
+            "add",
+            "--id",
+            "x",
+            "--pool",
+            "apps.partner.test",
+            "--port",
+            "1",
+            "--data",
+        ])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--listen tls:"),
+        "{refused:?}"
+    );
+    // The same connection, next request: trusted, no challenge (carol is not registered).
+    let r = ask_stream(&mut c, &message("sip:carol@example.test", "live2"));
+    assert_eq!(r.status(), Some(480), "{r}");
+
+    // A static route added now carries the trusted application's request to the partner.
+    let hop = free_port();
+    let hop_s = hop.to_string();
+    let out = ctl(
+        &s,
+        &[
+            "static-route",
+            "add",
+            "--match-uri",
+            "partner.test",
+            "--next-hop",
+            "127.0.0.1",
+            "--port",
+            &hop_s,
+            "--transport",
+            "tcp",
+        ],
+    );
+    assert!(out.contains("added static route"), "{out}");
+    let partner = sipp_uas("uas_message.xml", "t1", hop, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let body_message = message("sip:carlos@partner.test", "live3").replace(
+        "Content-Length: 0\r\n\r\n",
+        "Content-Type: text/plain\r\nContent-Length: 15\r\n\r\nhello from sipp",
+    );
+    let r = ask_stream(&mut c, &body_message);
+    assert_eq!(r.status(), Some(200), "{r}");
+    finish(partner, "the partner reached through the run-time route");
+    // An invalid addition is refused with the checker's words.
+    let bad = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .args([
+            "ctl",
+            "trusted-app-pool",
+            "add",
+            "--fqdn",
+            "apps.partner.test",
+            "--site",
+            "HQ",
+            "--registrar",
+            "fe.example.test",
+            "--data",
+        ])
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("two pools have the FQDN"),
+        "{bad:?}"
+    );
+
+    // After a restart the additions are still in force.
+    let data = s.terminate_keeping_data();
+    let s = Server::start_in(data, &args);
+    let routes = ctl(&s, &["static-route", "list"]);
+    assert!(
+        routes.contains("partner.test -> 127.0.0.1") && routes.contains("(added at run time)"),
+        "{routes}"
+    );
+    let apps = ctl(&s, &["trusted-app", "list"]);
+    assert!(apps.contains("bot on pool apps.partner.test"), "{apps}");
+    let out = ctl(
+        &s,
+        &["static-route", "remove", "--match-uri", "partner.test"],
+    );
+    assert!(out.contains("removed static route partner.test"), "{out}");
 }

@@ -287,6 +287,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
     }
 
+    /// Replaces the static routes (a run-time topology change).
+    pub fn set_static_routes(&mut self, routes: Vec<topology::StaticRouteConfig>) {
+        self.cfg.static_routes = routes;
+    }
+
     /// The Enterprise Voice engine that routes `tel:` and `user=phone` Request-URIs.
     pub fn set_voice(&mut self, engine: std::sync::Arc<voice::Engine>) {
         self.voice = Some(engine);

@@ -68,6 +68,11 @@ impl Directory {
             .get(&(username.to_owned(), realm.to_owned()))
     }
 
+    /// Every user, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &User> {
+        self.by_aor.values()
+    }
+
     /// How many users.
     pub fn len(&self) -> usize {
         self.by_aor.len()

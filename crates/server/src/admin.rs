@@ -36,6 +36,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/users/{aor}"),
     ("get", "/v1/users/{aor}/bindings"),
     ("post", "/v1/flush"),
+    ("get", "/v1/users"),
+    ("get", "/v1/static-routes"),
+    ("post", "/v1/static-routes"),
+    ("delete", "/v1/static-routes/{match_uri}"),
+    ("get", "/v1/trusted-app-pools"),
+    ("post", "/v1/trusted-app-pools"),
+    ("get", "/v1/trusted-apps"),
+    ("post", "/v1/trusted-apps"),
 ];
 
 /// What an admin client asks, as the core loop sees it.
@@ -69,6 +77,32 @@ pub enum Request {
     },
     /// Writes changed bindings to the store now (the server does so when it stops).
     Flush,
+    /// Every user.
+    Users,
+    /// A topology listing or change.
+    Topology(TopologyChange),
+}
+
+/// Run-time topology verbs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum TopologyChange {
+    /// Every static route.
+    ListStaticRoutes,
+    /// Adds a static route.
+    AddStaticRoute(crate::live::RouteAdd),
+    /// Removes a static route added at run time.
+    RemoveStaticRoute {
+        /// Its match_uri.
+        match_uri: String,
+    },
+    /// Every trusted application pool.
+    ListPools,
+    /// Adds a trusted application pool.
+    AddPool(crate::live::PoolAdd),
+    /// Every trusted application.
+    ListApplications,
+    /// Adds a trusted application.
+    AddApplication(crate::live::AppAdd),
 }
 
 /// The answer, as the API returns it (status 200 for `ok`, 4xx for `error`).
@@ -170,6 +204,14 @@ fn router(shared: Shared) -> Router {
         .route("/v1/users/{aor}", put(set_user).delete(remove_user))
         .route("/v1/users/{aor}/bindings", get(bindings))
         .route("/v1/flush", post(flush))
+        .route("/v1/users", get(users))
+        .route("/v1/static-routes", get(list_routes).post(add_route))
+        .route(
+            "/v1/static-routes/{match_uri}",
+            axum::routing::delete(remove_route),
+        )
+        .route("/v1/trusted-app-pools", get(list_pools).post(add_pool))
+        .route("/v1/trusted-apps", get(list_apps).post(add_app))
         .with_state(shared)
 }
 
@@ -264,6 +306,63 @@ async fn bindings(
 
 async fn flush(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
     ask(&s, &headers, Request::Flush).await
+}
+
+async fn users(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    ask(&s, &headers, Request::Users).await
+}
+
+async fn topo(s: &Shared, headers: &HeaderMap, change: TopologyChange) -> HttpResponse {
+    ask(s, headers, Request::Topology(change)).await
+}
+
+async fn list_routes(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    topo(&s, &headers, TopologyChange::ListStaticRoutes).await
+}
+
+async fn add_route(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(r): Json<crate::live::RouteAdd>,
+) -> HttpResponse {
+    topo(&s, &headers, TopologyChange::AddStaticRoute(r)).await
+}
+
+async fn remove_route(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(match_uri): UrlPath<String>,
+) -> HttpResponse {
+    topo(
+        &s,
+        &headers,
+        TopologyChange::RemoveStaticRoute { match_uri },
+    )
+    .await
+}
+
+async fn list_pools(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    topo(&s, &headers, TopologyChange::ListPools).await
+}
+
+async fn add_pool(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(p): Json<crate::live::PoolAdd>,
+) -> HttpResponse {
+    topo(&s, &headers, TopologyChange::AddPool(p)).await
+}
+
+async fn list_apps(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    topo(&s, &headers, TopologyChange::ListApplications).await
+}
+
+async fn add_app(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(a): Json<crate::live::AppAdd>,
+) -> HttpResponse {
+    topo(&s, &headers, TopologyChange::AddApplication(a)).await
 }
 
 // --- the client side, for `convene ctl` --------------------------------------------------

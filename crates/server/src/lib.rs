@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod devcert;
 pub mod front;
+pub mod live;
 pub mod relay;
 pub mod responder;
 
@@ -26,6 +27,8 @@ pub struct Topology {
     pub model: topology::Topology,
     /// The compiled `[voice]` section, when the topology has one.
     pub voice: Option<std::sync::Arc<voice::Engine>>,
+    /// The file's text and name, to validate run-time additions against.
+    pub source: (String, String),
 }
 
 /// What one all-in-one process serves: its pool and the SIP domains.
@@ -98,6 +101,9 @@ pub enum StartError {
     /// The store's secret.
     #[error("{0}")]
     Secret(String),
+    /// The topology additions kept in the store.
+    #[error("{0}")]
+    StoredTopology(String),
     /// The `[voice]` section.
     #[error("{0}")]
     Voice(String),
@@ -136,6 +142,7 @@ impl Topology {
             },
             model,
             voice,
+            source: (text.to_owned(), path.to_owned()),
         })
     }
 
@@ -339,6 +346,9 @@ struct Built {
     store: SharedStore,
     realm: String,
     model: std::sync::Arc<topology::Topology>,
+    additions: live::Additions,
+    source: (String, String),
+    tls_ports: Vec<u16>,
 }
 
 /// Opens the store, reads users and bindings, and builds the front end.
@@ -356,7 +366,27 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
     for bad in &bindings.skipped {
         warn!(%bad, "skipped a damaged binding record");
     }
-    let t = &settings.topology;
+    // Run-time additions (`convene ctl static-route add` …) follow the file.
+    let additions: live::Additions = match st.get_meta(live::META_KEY)? {
+        Some(b) => serde_json::from_slice(&b).map_err(|e| {
+            StartError::StoredTopology(format!(
+                "{}: the run-time topology additions are unreadable ({e}); remove them with `convene ctl static-route remove`/… or start with a fresh data directory",
+                st.location()
+            ))
+        })?,
+        None => live::Additions::default(),
+    };
+    let with_additions;
+    let t = if additions.is_empty() {
+        &settings.topology
+    } else {
+        let (text, path) = &settings.topology.source;
+        with_additions = Topology::parse(
+            &additions.apply_to(text),
+            &format!("{path} + run-time additions in {}", st.location()),
+        )?;
+        &with_additions
+    };
     let directory = front::directory(&t.model, &users.items);
     let listeners = net.local_addrs();
     let mut cfg = frontend::FrontEndConfig::new(&t.deployment.fqdn, &t.deployment.domains, &secret);
@@ -393,6 +423,13 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
         store: std::sync::Arc::new(std::sync::Mutex::new(st)),
         realm,
         model: std::sync::Arc::new(t.model.clone()),
+        additions,
+        source: settings.topology.source.clone(),
+        tls_ports: listeners
+            .iter()
+            .filter(|(p, _)| *p == Proto::Tls)
+            .map(|(_, a)| a.port())
+            .collect(),
     })
 }
 
@@ -424,7 +461,10 @@ async fn core_loop(
         core: mut fe,
         store,
         realm,
-        model,
+        mut model,
+        mut additions,
+        source,
+        tls_ports,
     } = built;
     let mut trust_of: std::collections::HashMap<
         net::ConnId,
@@ -498,7 +538,23 @@ async fn core_loop(
             }
             cmd = commands.recv() => {
                 if let Some(cmd) = cmd {
-                    let answer = admin_command(&mut fe, &store, &realm, cmd.request);
+                    let answer = match cmd.request {
+                        admin::Request::Topology(change) => {
+                            let mut ctx = TopologyCtx {
+                                fe: &mut fe,
+                                store: &store,
+                                model: &mut model,
+                                additions: &mut additions,
+                                source: &source,
+                                tls_ports: &tls_ports,
+                            };
+                            let answer = ctx.apply(change);
+                            // Trust is decided again for every connection on its next message.
+                            trust_of.clear();
+                            answer
+                        }
+                        other => admin_command(&mut fe, &store, &realm, other),
+                    };
                     let _ = cmd.reply.send(answer);
                 }
             }
@@ -553,6 +609,16 @@ fn admin_command(
             )),
         },
         Request::Calls => ok(fe.traced_calls()),
+        Request::Users => {
+            let mut lines: Vec<String> = fe
+                .users()
+                .iter()
+                .map(|u| format!("{} (username {}, realm {})", u.aor, u.username, u.realm))
+                .collect();
+            lines.sort();
+            ok(lines)
+        }
+        Request::Topology(_) => err("a topology change reached the wrong handler".into()),
         Request::Flush => {
             let batch = fe.take_dirty(now());
             let n = batch.len();
@@ -646,6 +712,145 @@ fn admin_command(
                 Err(e) => err(e),
             }
         }
+    }
+}
+
+/// What a topology change needs from the core loop.
+struct TopologyCtx<'a> {
+    fe: &'a mut Core,
+    store: &'a SharedStore,
+    model: &'a mut std::sync::Arc<topology::Topology>,
+    additions: &'a mut live::Additions,
+    source: &'a (String, String),
+    tls_ports: &'a [u16],
+}
+
+impl TopologyCtx<'_> {
+    fn apply(&mut self, change: admin::TopologyChange) -> admin::Response {
+        use admin::{Response, TopologyChange as C};
+        let ok = |lines: Vec<String>| Response::Ok { lines };
+        let err = |error: String| Response::Error { error };
+        let mut next = self.additions.clone();
+        let done = match change {
+            C::ListStaticRoutes => {
+                return ok(self
+                    .model
+                    .static_routes
+                    .iter()
+                    .map(|r| {
+                        let added = next
+                            .static_routes
+                            .iter()
+                            .any(|a| a.match_uri.eq_ignore_ascii_case(r.match_uri.get_ref()));
+                        format!(
+                            "{} -> {}:{} {}{}{}",
+                            r.match_uri.get_ref(),
+                            r.next_hop.get_ref(),
+                            r.port.get_ref(),
+                            r.transport,
+                            r.address
+                                .as_ref()
+                                .map(|a| format!(" address {}", a.get_ref()))
+                                .unwrap_or_default(),
+                            if added {
+                                " (added at run time)"
+                            } else {
+                                " (topology file)"
+                            }
+                        )
+                    })
+                    .collect());
+            }
+            C::ListPools => {
+                return ok(self
+                    .model
+                    .pools
+                    .iter()
+                    .filter(|p| p.has_role(topology::Role::TrustedApplication))
+                    .map(|p| format!("{} (site {})", p.fqdn.get_ref(), p.site.get_ref()))
+                    .collect());
+            }
+            C::ListApplications => {
+                return ok(self
+                    .model
+                    .trusted_applications
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{} on pool {} port {}",
+                            a.id.get_ref(),
+                            a.pool.get_ref(),
+                            a.port.get_ref()
+                        )
+                    })
+                    .collect());
+            }
+            C::AddStaticRoute(r) => {
+                let line = format!(
+                    "added static route {} -> {}:{}",
+                    r.match_uri, r.next_hop, r.port
+                );
+                next.static_routes.push(r);
+                line
+            }
+            C::RemoveStaticRoute { match_uri } => {
+                let before = next.static_routes.len();
+                next.static_routes
+                    .retain(|r| !r.match_uri.eq_ignore_ascii_case(&match_uri));
+                if next.static_routes.len() == before {
+                    return err(format!(
+                        "no static route for {match_uri} was added at run time (routes of the topology file are changed there)"
+                    ));
+                }
+                format!("removed static route {match_uri}")
+            }
+            C::AddPool(p) => {
+                let line = format!("added trusted application pool {}", p.fqdn);
+                next.pools.push(p);
+                line
+            }
+            C::AddApplication(a) => {
+                if !self.tls_ports.contains(&a.port) {
+                    return err(format!(
+                        "the server has no TLS listener on port {}: start it with `--listen tls:IP:{}` (listeners cannot be added at run time)",
+                        a.port, a.port
+                    ));
+                }
+                let line = format!(
+                    "added trusted application {} on pool {} port {}",
+                    a.id, a.pool, a.port
+                );
+                next.applications.push(a);
+                line
+            }
+        };
+        let (text, path) = self.source;
+        let model =
+            match topology::Topology::parse(&next.apply_to(text), &format!("{path} + this change"))
+            {
+                Ok(m) => m,
+                Err(e) => return err(format!("refused, the topology would be invalid:\n{e}")),
+            };
+        let saved = serde_json::to_vec(&next)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                use store::Store as _;
+                self.store
+                    .lock()
+                    .map_err(|_| "store lock poisoned".to_owned())
+                    .and_then(|mut s| {
+                        s.put_meta(live::META_KEY, &bytes)
+                            .map_err(|e| e.to_string())
+                    })
+            });
+        if let Err(e) = saved {
+            return err(e);
+        }
+        self.fe.set_static_routes(model.static_routes.clone());
+        *self.model = std::sync::Arc::new(model);
+        *self.additions = next;
+        info!(change = %done, "topology changed at run time");
+        ok(vec![done, "in effect now; kept in the store".into()])
     }
 }
 

@@ -35,6 +35,93 @@ pub enum UserCommand {
     Remove(UserAor),
     /// Show a user's live registrations.
     Bindings(UserAor),
+    /// List every user.
+    List(DataDir),
+}
+
+/// Only the data directory.
+#[derive(Debug, Args)]
+pub struct DataDir {
+    /// The running server's data directory.
+    #[arg(long, default_value = "./convene-data")]
+    data: PathBuf,
+}
+
+/// `convene ctl static-route …` (Lync's `*-CsStaticRoute`).
+#[derive(Debug, Subcommand)]
+pub enum StaticRouteCommand {
+    /// Add a static route: requests for DOMAIN (and its subdomains) go to the next hop.
+    Add {
+        /// The domain matched.
+        #[arg(long)]
+        match_uri: String,
+        /// The next hop: FQDN (over TLS, the name its certificate must carry) or IP.
+        #[arg(long)]
+        next_hop: String,
+        /// The next hop's port.
+        #[arg(long)]
+        port: u16,
+        /// tcp or tls.
+        #[arg(long, default_value = "tls")]
+        transport: String,
+        /// The IP to connect to when the next hop is an FQDN.
+        #[arg(long)]
+        address: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List the static routes.
+    List(DataDir),
+    /// Remove a static route added with `static-route add`.
+    Remove {
+        /// Its match_uri.
+        #[arg(long)]
+        match_uri: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// `convene ctl trusted-app-pool …` (Lync's `*-CsTrustedApplicationPool`).
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Add a trusted application pool: its certificates are trusted from the next request on.
+    Add {
+        /// The pool FQDN its certificates carry.
+        #[arg(long)]
+        fqdn: String,
+        /// Its site.
+        #[arg(long)]
+        site: String,
+        /// The front-end pool it belongs to.
+        #[arg(long)]
+        registrar: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List the trusted application pools.
+    List(DataDir),
+}
+
+/// `convene ctl trusted-app …` (Lync's `*-CsTrustedApplication`).
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Add a trusted application: its pool's certificates are accepted on PORT, nobody else's.
+    Add {
+        /// Application id.
+        #[arg(long)]
+        id: String,
+        /// Its trusted application pool.
+        #[arg(long)]
+        pool: String,
+        /// A TLS port the server listens on.
+        #[arg(long)]
+        port: u16,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List the trusted applications.
+    List(DataDir),
 }
 
 /// A user and a password.
@@ -97,11 +184,117 @@ fn ask(data: &Path, request: &Request) -> Result<Response, CallError> {
         }
         Request::RemoveUser { aor } => ("DELETE", format!("/v1/users/{}", enc(aor)), None),
         Request::Flush => ("POST", "/v1/flush".to_owned(), None),
+        Request::Users => ("GET", "/v1/users".to_owned(), None),
+        Request::Topology(change) => {
+            use admin::TopologyChange as C;
+            match change {
+                C::ListStaticRoutes => ("GET", "/v1/static-routes".to_owned(), None),
+                C::AddStaticRoute(r) => ("POST", "/v1/static-routes".to_owned(), Some(to_json(r)?)),
+                C::RemoveStaticRoute { match_uri } => (
+                    "DELETE",
+                    format!("/v1/static-routes/{}", enc(match_uri)),
+                    None,
+                ),
+                C::ListPools => ("GET", "/v1/trusted-app-pools".to_owned(), None),
+                C::AddPool(p) => (
+                    "POST",
+                    "/v1/trusted-app-pools".to_owned(),
+                    Some(to_json(p)?),
+                ),
+                C::ListApplications => ("GET", "/v1/trusted-apps".to_owned(), None),
+                C::AddApplication(a) => ("POST", "/v1/trusted-apps".to_owned(), Some(to_json(a)?)),
+            }
+        }
     };
     match runtime() {
         Some(rt) => rt.block_on(admin::call(data, method, &path, body)),
         None => Err(CallError::Protocol("cannot start a runtime".into())),
     }
+}
+
+/// A request body as JSON.
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, CallError> {
+    serde_json::to_string(v).map_err(|e| CallError::Protocol(e.to_string()))
+}
+
+/// Runs one request against the running server and prints its answer.
+fn run_request(data: &Path, request: Request, what: &str) -> ExitCode {
+    match ask(data, &request) {
+        Ok(a) => show(a),
+        Err(e) => {
+            eprintln!("convene ctl {what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `convene ctl static-route …`.
+pub fn static_route(cmd: StaticRouteCommand) -> ExitCode {
+    use admin::TopologyChange as C;
+    let (data, change) = match cmd {
+        StaticRouteCommand::Add {
+            match_uri,
+            next_hop,
+            port,
+            transport,
+            address,
+            data,
+        } => (
+            data,
+            C::AddStaticRoute(server::live::RouteAdd {
+                match_uri,
+                next_hop,
+                port,
+                transport: transport.to_ascii_lowercase(),
+                address,
+            }),
+        ),
+        StaticRouteCommand::List(data) => (data, C::ListStaticRoutes),
+        StaticRouteCommand::Remove { match_uri, data } => {
+            (data, C::RemoveStaticRoute { match_uri })
+        }
+    };
+    run_request(&data.data, Request::Topology(change), "static-route")
+}
+
+/// Runs `convene ctl trusted-app-pool …`.
+pub fn trusted_app_pool(cmd: PoolCommand) -> ExitCode {
+    use admin::TopologyChange as C;
+    let (data, change) = match cmd {
+        PoolCommand::Add {
+            fqdn,
+            site,
+            registrar,
+            data,
+        } => (
+            data,
+            C::AddPool(server::live::PoolAdd {
+                fqdn,
+                site,
+                registrar,
+            }),
+        ),
+        PoolCommand::List(data) => (data, C::ListPools),
+    };
+    run_request(&data.data, Request::Topology(change), "trusted-app-pool")
+}
+
+/// Runs `convene ctl trusted-app …`.
+pub fn trusted_app(cmd: AppCommand) -> ExitCode {
+    use admin::TopologyChange as C;
+    let (data, change) = match cmd {
+        AppCommand::Add {
+            id,
+            pool,
+            port,
+            data,
+        } => (
+            data,
+            C::AddApplication(server::live::AppAdd { id, pool, port }),
+        ),
+        AppCommand::List(data) => (data, C::ListApplications),
+    };
+    run_request(&data.data, Request::Topology(change), "trusted-app")
 }
 
 fn show(answer: Response) -> ExitCode {
@@ -141,13 +334,10 @@ pub fn user(cmd: UserCommand) -> ExitCode {
         UserCommand::Add(p) => set_password(p, Some(false)),
         UserCommand::SetPassword(p) => set_password(p, Some(true)),
         UserCommand::Remove(u) => remove(u),
-        UserCommand::Bindings(u) => match ask(&u.data, &Request::Bindings { aor: u.aor }) {
-            Ok(a) => show(a),
-            Err(e) => {
-                eprintln!("convene ctl user bindings: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        UserCommand::Bindings(u) => {
+            run_request(&u.data, Request::Bindings { aor: u.aor }, "user bindings")
+        }
+        UserCommand::List(d) => run_request(&d.data, Request::Users, "user list"),
     }
 }
 
