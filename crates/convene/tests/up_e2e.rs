@@ -553,6 +553,19 @@ fn ctl(s: &Server, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `convene ctl ARGS --data …`, which must fail; returns its standard error.
+fn ctl_fails(s: &Server, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_convene"))
+        .arg("ctl")
+        .args(args)
+        .arg("--data")
+        .arg(s._data.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "ctl {args:?} should fail: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Registers `user` (password `<user>-dev`) with a contact at `contact_port`.
 fn register(s: &Server, transport: &str, user: &str, contact_port: u16) {
     let target = if transport == "t1" { s.tcp } else { s.udp };
@@ -1922,9 +1935,9 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
     );
     assert!(out.contains("added trusted application bot"), "{out}");
     // An application on a port the server does not listen on is refused, with the fix.
-    let refused = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args([
-            "ctl",
+    let refused = ctl_fails(
+        &s,
+        &[
             "trusted-app",
             "add",
             "--id",
@@ -1933,16 +1946,9 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
             "apps.partner.test",
             "--port",
             "1",
-            "--data",
-        ])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("--listen tls:"),
-        "{refused:?}"
+        ],
     );
+    assert!(refused.contains("--listen tls:"), "{refused}");
     // The same connection, next request: trusted, no challenge (carol is not registered).
     let r = ask_stream(&mut c, &message("sip:carol@example.test", "live2"));
     assert_eq!(r.status(), Some(480), "{r}");
@@ -1976,9 +1982,9 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
     assert_eq!(r.status(), Some(200), "{r}");
     finish(partner, "the partner reached through the run-time route");
     // An invalid addition is refused with the checker's words.
-    let bad = Command::new(env!("CARGO_BIN_EXE_convene"))
-        .args([
-            "ctl",
+    let bad = ctl_fails(
+        &s,
+        &[
             "trusted-app-pool",
             "add",
             "--fqdn",
@@ -1987,23 +1993,17 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
             "HQ",
             "--registrar",
             "fe.example.test",
-            "--data",
-        ])
-        .arg(s._data.path())
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("two pools have the FQDN"),
-        "{bad:?}"
+        ],
     );
+    assert!(bad.contains("two pools have the FQDN"), "{bad}");
 
     // After a restart the additions are still in force.
     let data = s.terminate_keeping_data();
     let s = Server::start_in(data, &args);
     let routes = ctl(&s, &["static-route", "list"]);
     assert!(
-        routes.contains("partner.test -> 127.0.0.1") && routes.contains("(added at run time)"),
+        routes.contains("partner.test (and subdomains) -> 127.0.0.1")
+            && routes.contains("(added at run time)"),
         "{routes}"
     );
     let apps = ctl(&s, &["trusted-app", "list"]);

@@ -743,15 +743,8 @@ impl TopologyCtx<'_> {
                             .iter()
                             .any(|a| a.match_uri.eq_ignore_ascii_case(r.match_uri.get_ref()));
                         format!(
-                            "{} -> {}:{} {}{}{}",
-                            r.match_uri.get_ref(),
-                            r.next_hop.get_ref(),
-                            r.port.get_ref(),
-                            r.transport,
-                            r.address
-                                .as_ref()
-                                .map(|a| format!(" address {}", a.get_ref()))
-                                .unwrap_or_default(),
+                            "{}{}",
+                            r.describe(),
                             if added {
                                 " (added at run time)"
                             } else {

@@ -197,6 +197,22 @@ pub struct StaticRouteConfig {
 }
 
 impl StaticRouteConfig {
+    /// `match_uri (and subdomains) -> next_hop:port over transport[ at address IP]`, for
+    /// listings and traces.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (and subdomains) -> {}:{} over {}{}",
+            self.match_uri.get_ref(),
+            self.next_hop.get_ref(),
+            self.port.get_ref(),
+            self.transport,
+            self.address
+                .as_ref()
+                .map(|a| format!(" at address {}", a.get_ref()))
+                .unwrap_or_default()
+        )
+    }
+
     /// The SIP URI of the next hop the proxy sends to (RFC 3263 §4: transport from the
     /// `transport` parameter). With an `address`, the URI carries it as `maddr` (RFC 3261
     /// §19.1.1: the address to contact, overriding the host), and the host stays the name

@@ -157,17 +157,7 @@ fn text(t: &Topology) -> String {
         ));
     }
     for (i, r) in t.static_routes.iter().enumerate() {
-        line(format!(
-            "static_route[{i}] {} (and subdomains) -> {}:{} over {}{}",
-            r.match_uri.get_ref(),
-            r.next_hop.get_ref(),
-            r.port.get_ref(),
-            r.transport,
-            r.address
-                .as_ref()
-                .map(|a| format!(" at address {}", a.get_ref()))
-                .unwrap_or_default()
-        ));
+        line(format!("static_route[{i}] {}", r.describe()));
     }
     for p in &t.federated_partners {
         line(format!(
