@@ -848,6 +848,12 @@ fn registrations_survive_kill_9() {
     finish(uas, "bob's endpoint");
     let text = ctl(&s, &["user", "bindings", "sip:bob@example.test"]);
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    // The log is plain text (no terminal colours in a file): the restart says what it loaded.
+    let log = std::fs::read_to_string(s._data.path().join("stderr.log")).unwrap();
+    assert!(
+        log.contains("front end ready users=3 bindings=1 expired=0"),
+        "{log}"
+    );
 }
 
 /// SIPVicious-style probing: REGISTER and INVITE for existing and missing users must not
