@@ -24,7 +24,9 @@ pub struct User {
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     by_aor: HashMap<Aor, User>,
-    by_username: HashMap<(String, String), Aor>,
+    /// Digest user name → (realm, AOR): looked up with borrowed `&str` on every
+    /// authentication, so no key is built per request.
+    by_username: HashMap<String, Vec<(String, Aor)>>,
 }
 
 impl Directory {
@@ -36,10 +38,9 @@ impl Directory {
     /// Adds or replaces a user (keyed by AOR); returns the record it replaced.
     pub fn insert(&mut self, user: User) -> Option<User> {
         let old = self.remove(&user.aor);
-        self.by_username.insert(
-            (user.username.clone(), user.realm.clone()),
-            user.aor.clone(),
-        );
+        let list = self.by_username.entry(user.username.clone()).or_default();
+        list.retain(|(realm, _)| realm != &user.realm);
+        list.push((user.realm.clone(), user.aor.clone()));
         self.by_aor.insert(user.aor.clone(), user);
         old
     }
@@ -47,8 +48,12 @@ impl Directory {
     /// Removes a user; returns the record.
     pub fn remove(&mut self, aor: &Aor) -> Option<User> {
         let old = self.by_aor.remove(aor)?;
-        self.by_username
-            .remove(&(old.username.clone(), old.realm.clone()));
+        if let Some(list) = self.by_username.get_mut(&old.username) {
+            list.retain(|(realm, a)| !(realm == &old.realm && a == aor));
+            if list.is_empty() {
+                self.by_username.remove(&old.username);
+            }
+        }
         Some(old)
     }
 
@@ -65,7 +70,10 @@ impl Directory {
     /// The AOR a Digest user name authenticates as, in `realm`.
     pub fn aor_of(&self, username: &str, realm: &str) -> Option<&Aor> {
         self.by_username
-            .get(&(username.to_owned(), realm.to_owned()))
+            .get(username)?
+            .iter()
+            .find(|(r, _)| r == realm)
+            .map(|(_, a)| a)
     }
 
     /// Every user, in no particular order.
