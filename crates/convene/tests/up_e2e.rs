@@ -1888,6 +1888,18 @@ fn kamailio_partner_without_client_auth_eku_is_refused_and_named() {
     assert!(log.contains("Client Authentication"), "{log}");
 }
 
+/// `convene ctl` arguments adding the trusted application pool of the run-time test.
+const ADD_APP_POOL: &[&str] = &[
+    "trusted-app-pool",
+    "add",
+    "--fqdn",
+    "apps.partner.test",
+    "--site",
+    "HQ",
+    "--registrar",
+    "fe.example.test",
+];
+
 /// Issue 6: a trusted application pool, its application and a static route added at run time
 /// take effect without a restart (the pool's certificate is trusted from the next request on),
 /// and are still there after one.
@@ -1911,19 +1923,7 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
     let r = ask_stream(&mut c, &message("sip:carol@example.test", "live1"));
     assert_eq!(r.status(), Some(407), "{r}");
 
-    let out = ctl(
-        &s,
-        &[
-            "trusted-app-pool",
-            "add",
-            "--fqdn",
-            "apps.partner.test",
-            "--site",
-            "HQ",
-            "--registrar",
-            "fe.example.test",
-        ],
-    );
+    let out = ctl(&s, ADD_APP_POOL);
     assert!(out.contains("added trusted application pool"), "{out}");
     let port = app_port.to_string();
     let out = ctl(
@@ -1988,19 +1988,7 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
     assert_eq!(r.status(), Some(200), "{r}");
     finish(partner, "the partner reached through the run-time route");
     // An invalid addition is refused with the checker's words.
-    let bad = ctl_fails(
-        &s,
-        &[
-            "trusted-app-pool",
-            "add",
-            "--fqdn",
-            "apps.partner.test",
-            "--site",
-            "HQ",
-            "--registrar",
-            "fe.example.test",
-        ],
-    );
+    let bad = ctl_fails(&s, ADD_APP_POOL);
     assert!(bad.contains("two pools have the FQDN"), "{bad}");
 
     // After a restart the additions are still in force.
