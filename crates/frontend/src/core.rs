@@ -185,9 +185,9 @@ pub struct FrontEnd<P: Transport, L> {
     limiter: FailureLimiter<IpAddr>,
     locator: L,
     flows: HashMap<FlowId, P>,
-    contexts: HashMap<TxnId, Context<P>>,
+    contexts: sip_txn::TxnMap<Context<P>>,
     /// Client transaction → the server transaction it is a branch of.
-    parent: HashMap<TxnId, TxnId>,
+    parent: sip_txn::TxnMap<TxnId>,
     /// Client transactions of CANCELs we sent (their responses stay here: §16.10).
     cancels: HashSet<TxnId>,
     trace: TraceRing,
@@ -219,8 +219,8 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             limiter: FailureLimiter::new(cfg.limit),
             locator,
             flows: HashMap::new(),
-            contexts: HashMap::new(),
-            parent: HashMap::new(),
+            contexts: sip_txn::TxnMap::default(),
+            parent: sip_txn::TxnMap::default(),
             cancels: HashSet::new(),
             trace: TraceRing::new(cfg.trace_calls, cfg.trace_lines),
             dirty: HashSet::new(),

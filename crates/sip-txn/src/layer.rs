@@ -61,7 +61,7 @@ pub struct TransactionLayer<A: Peer = crate::peer::TransportKey> {
     config: TimerConfig,
     auto_trying: bool,
     next_id: u64,
-    txns: HashMap<TxnId, Txn<A>>,
+    txns: crate::TxnMap<Txn<A>>,
     /// RFC 3261 §17.1.3.
     client_index: HashMap<ClientKey, TxnId>,
     /// RFC 3261 §17.2.3, branches with the magic cookie.
@@ -193,7 +193,7 @@ impl<A: Peer> TransactionLayer<A> {
             config,
             auto_trying: true,
             next_id: 0,
-            txns: HashMap::new(),
+            txns: crate::TxnMap::default(),
             client_index: HashMap::new(),
             server_index: HashMap::new(),
             cancel_index: HashMap::new(),
@@ -551,7 +551,7 @@ impl<A: Peer> TransactionLayer<A> {
     /// its busiest moment, which after a load peak would hold memory for transactions long
     /// ended. Cheap when there is nothing to do (a length and a capacity compared).
     fn shrink(&mut self) {
-        fn fit<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>) {
+        fn fit<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(m: &mut HashMap<K, V, S>) {
             if m.capacity() > 1024 && m.len() * 4 < m.capacity() {
                 m.shrink_to(m.len() * 2);
             }

@@ -54,6 +54,6 @@ mod peer;
 
 pub use config::TimerConfig;
 pub use error::{InboundError, SendError, TransportError};
-pub use event::{Event, Kind, State, Timer, Transmit, TxnId};
+pub use event::{Event, Kind, State, Timer, Transmit, TxnId, TxnIdHasher, TxnMap};
 pub use layer::{Stats, TransactionLayer, TxnSummary};
 pub use peer::{Peer, TransportKey, TransportKind};
