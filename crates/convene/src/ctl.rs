@@ -35,6 +35,8 @@ pub enum CtlCommand {
     /// Certificates per pool: `certs init --topology FILE --out DIR`, `certs check --topology FILE --certs DIR`.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// The running server's counters (requests, registrations, challenges, transactions…).
+    Stats(live::DataDir),
     /// The decision trace of a call on the running server: `trace <call-id> [--data DIR]`.
     Trace(live::TraceArgs),
     /// Users: `user add|set-password <aor> --password …`, `user remove <aor>`, `user bindings <aor>`, `user list`.
@@ -64,6 +66,7 @@ pub fn run(cmd: CtlCommand) -> ExitCode {
         CtlCommand::Turn(cmd) => turn::run(cmd),
         CtlCommand::Topology(cmd) => topology::run(cmd),
         CtlCommand::Certs(cmd) => certs::run(cmd),
+        CtlCommand::Stats(d) => live::stats(d),
         CtlCommand::Trace(args) => live::trace(args),
         CtlCommand::User(cmd) => live::user(cmd),
         CtlCommand::StaticRoute(cmd) => live::static_route(cmd),

@@ -1433,7 +1433,7 @@ fn a_static_route_carries_requests_for_its_domain() {
 fn users_added_at_run_time_can_register_and_the_api_wants_its_token() {
     use std::io::{Read, Write};
     let s = md5_server();
-    let mut ctl = Command::new(env!("CARGO_BIN_EXE_convene"))
+    let mut add = Command::new(env!("CARGO_BIN_EXE_convene"))
         .args([
             "ctl",
             "user",
@@ -1447,14 +1447,19 @@ fn users_added_at_run_time_can_register_and_the_api_wants_its_token() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    ctl.stdin.take().unwrap().write_all(b"dave-dev\n").unwrap();
-    let out = ctl.wait_with_output().unwrap();
+    add.stdin.take().unwrap().write_all(b"dave-dev\n").unwrap();
+    let out = add.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     register(&s, "u1", "dave", free_port());
+    // The counters saw it: one registration after one challenge.
+    let stats = ctl(&s, &["stats"]);
+    assert!(stats.lines().any(|l| l == "registrations 1"), "{stats}");
+    assert!(stats.lines().any(|l| l == "challenges 1"), "{stats}");
+    assert!(stats.lines().any(|l| l == "bindings 1"), "{stats}");
 
     let endpoint: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(s._data.path().join("admin.json")).unwrap())

@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/users/{aor}/bindings"),
     ("post", "/v1/flush"),
     ("get", "/v1/users"),
+    ("get", "/v1/stats"),
     ("get", "/v1/static-routes"),
     ("post", "/v1/static-routes"),
     ("delete", "/v1/static-routes/{match_uri}"),
@@ -79,6 +80,8 @@ pub enum Request {
     Flush,
     /// Every user.
     Users,
+    /// The server's counters.
+    Stats,
     /// A topology listing or change.
     Topology(TopologyChange),
 }
@@ -205,6 +208,7 @@ fn router(shared: Shared) -> Router {
         .route("/v1/users/{aor}/bindings", get(bindings))
         .route("/v1/flush", post(flush))
         .route("/v1/users", get(users))
+        .route("/v1/stats", get(stats))
         .route("/v1/static-routes", get(list_routes).post(add_route))
         .route(
             "/v1/static-routes/{match_uri}",
@@ -306,6 +310,10 @@ async fn bindings(
 
 async fn flush(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
     ask(&s, &headers, Request::Flush).await
+}
+
+async fn stats(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {
+    ask(&s, &headers, Request::Stats).await
 }
 
 async fn users(State(s): State<Shared>, headers: HeaderMap) -> HttpResponse {

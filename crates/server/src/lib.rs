@@ -609,6 +609,28 @@ fn admin_command(
             )),
         },
         Request::Calls => ok(fe.traced_calls()),
+        Request::Stats => {
+            let f = fe.stats();
+            let t = fe.txn_stats();
+            ok(vec![
+                format!("requests {}", f.requests),
+                format!("registrations {}", f.registrations),
+                format!("bindings {}", fe.registrar().len()),
+                format!("challenges {}", f.challenges),
+                format!("auth_failures {}", f.auth_failures),
+                format!("throttled {}", f.throttled),
+                format!("branches {}", f.branches),
+                format!("stateless_forwards {}", f.stateless),
+                format!("rejections {}", f.rejections),
+                format!("server_transactions {}", t.server_transactions),
+                format!("client_transactions {}", t.client_transactions),
+                format!("retransmissions {}", t.retransmissions),
+                format!("absorbed_retransmissions {}", t.absorbed),
+                format!("timeouts {}", t.timeouts),
+                format!("transport_errors {}", t.transport_errors),
+                format!("dropped {}", t.dropped),
+            ])
+        }
         Request::Users => {
             let mut lines: Vec<String> = fe
                 .users()

@@ -185,6 +185,7 @@ fn ask(data: &Path, request: &Request) -> Result<Response, CallError> {
         Request::RemoveUser { aor } => ("DELETE", format!("/v1/users/{}", enc(aor)), None),
         Request::Flush => ("POST", "/v1/flush".to_owned(), None),
         Request::Users => ("GET", "/v1/users".to_owned(), None),
+        Request::Stats => ("GET", "/v1/stats".to_owned(), None),
         Request::Topology(change) => {
             use admin::TopologyChange as C;
             match change {
@@ -226,6 +227,11 @@ fn run_request(data: &Path, request: Request, what: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `convene ctl stats`.
+pub fn stats(d: DataDir) -> ExitCode {
+    run_request(&d.data, Request::Stats, "stats")
 }
 
 /// Runs `convene ctl static-route …`.
