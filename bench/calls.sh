@@ -68,25 +68,5 @@ run_rates() {
 echo "calls (INVITE, 407, INVITE with credentials, 180, 200, ACK, BYE) through the proxy, $secs s per rate"
 result_header
 
-port=$(free_udp_port)
-start_kamailio bench/kamailio-proxy.cfg "$port"
-run_rates kamailio "$KM_PID" "$port"
-bench_stop "$KM_PID"
-
-bin=$(convene_bin)
-if [ -z "$bin" ]; then
-    echo "convene: not measured (no binary: set CONVENE_BIN or build target/release/convene)"
-else
-    topo="$BENCH_WORK/topology.toml"
-    if ! python3 bench/gen-users.py 2 "$topo"; then
-        echo "convene: not measured (bench/gen-users.py failed)"
-    else
-        port=$(free_udp_port)
-        if start_convene "$bin" "$topo" "$port"; then
-            run_rates convene "$CV_PID" "$port"
-            kill -0 "$CV_PID" 2>/dev/null || { echo "convene: the server exited during the run; stderr:"; tail -20 "$BENCH_WORK/convene-$port/err" | sed 's/^/  /'; }
-            bench_stop "$CV_PID"
-        fi
-    fi
-fi
+both_servers bench/kamailio-proxy.cfg "" 2 run_rates
 result_summary calls

@@ -240,3 +240,35 @@ result_summary() {
         printf 'ratio     highest rate convene/kamailio = %s\n' "$(ratio "${R_BEST[convene]}" "${R_BEST[kamailio]}")"
     fi
 }
+
+# both_servers KAMAILIO_CFG KAMAILIO_SHM_MB USERS RUN: runs `RUN NAME PID PORT` against Kamailio
+# (KAMAILIO_CFG; shared memory KAMAILIO_SHM_MB, empty for the default), stops it, then against
+# `convene up` on the demo topology plus USERS bench users from bench/gen-users.py (empty: the
+# demo alone), saying so when Convene is missing, does not start, or exits during the run.
+# Sets `bin` (the Convene binary measured, empty if none).
+both_servers() {
+    local cfg=$1 shm=$2 users=$3 run=$4 port topo=""
+    port=$(free_udp_port)
+    # shellcheck disable=SC2086 # an empty shm passes no argument
+    start_kamailio "$cfg" "$port" $shm
+    "$run" kamailio "$KM_PID" "$port"
+    bench_stop "$KM_PID"
+
+    bin=$(convene_bin)
+    if [ -z "$bin" ]; then
+        echo "convene: not measured (no binary: set CONVENE_BIN or build target/release/convene)"
+        return 0
+    fi
+    if [ -n "$users" ]; then
+        topo="$BENCH_WORK/topology.toml"
+        if ! python3 bench/gen-users.py "$users" "$topo"; then
+            echo "convene: not measured (bench/gen-users.py failed)"
+            return 0
+        fi
+    fi
+    port=$(free_udp_port)
+    start_convene "$bin" "$topo" "$port" || return 0
+    "$run" convene "$CV_PID" "$port"
+    kill -0 "$CV_PID" 2>/dev/null || { echo "convene: the server exited during the run; stderr:"; tail -20 "$BENCH_WORK/convene-$port/err" | sed 's/^/  /'; }
+    bench_stop "$CV_PID"
+}

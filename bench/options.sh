@@ -36,19 +36,5 @@ run_rates() {
 echo "OPTIONS answered 200, $secs s per rate"
 result_header
 
-port=$(free_udp_port)
-start_kamailio bench/kamailio-options.cfg "$port"
-run_rates kamailio "$KM_PID" "$port"
-bench_stop "$KM_PID"
-
-bin=$(convene_bin)
-if [ -z "$bin" ]; then
-    echo "convene: not measured (no binary: set CONVENE_BIN or build target/release/convene)"
-else
-    port=$(free_udp_port)
-    if start_convene "$bin" "" "$port"; then
-        run_rates convene "$CV_PID" "$port"
-        bench_stop "$CV_PID"
-    fi
-fi
+both_servers bench/kamailio-options.cfg "" "" run_rates
 result_summary requests

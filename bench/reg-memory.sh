@@ -69,28 +69,9 @@ measure() {
 
 echo "memory per registration: $N distinct users at $RATE/s after $WARM warm-up registrations"
 printf '%-9s %10s %7s %12s %12s %10s %8s %10s\n' server registered failed "PSS0 kB" "PSS1 kB" "bytes/reg" cpu_s cpu_s/10k
-port=$(free_udp_port)
-# Shared memory sized for the location table of N users (pages are only resident once used).
-start_kamailio bench/kamailio-proxy.cfg "$port" $(( 1024 + N / 100 ))
-measure kamailio "$KM_PID" "$port"
-bench_stop "$KM_PID"
-
-bin=$(convene_bin)
-if [ -z "$bin" ]; then
-    echo "convene: not measured (no binary: set CONVENE_BIN or build target/release/convene)"
-else
-    topo="$BENCH_WORK/topology.toml"
-    if ! python3 bench/gen-users.py $(( N + WARM )) "$topo"; then
-        echo "convene: not measured (bench/gen-users.py failed)"
-    else
-        port=$(free_udp_port)
-        if start_convene "$bin" "$topo" "$port"; then
-            measure convene "$CV_PID" "$port"
-            kill -0 "$CV_PID" 2>/dev/null || { echo "convene: the server exited during the run; stderr:"; tail -20 "$BENCH_WORK/convene-$port/err" | sed 's/^/  /'; }
-            bench_stop "$CV_PID"
-        fi
-    fi
-fi
+# Kamailio's shared memory sized for the location table of N users (pages are only resident once
+# used).
+both_servers bench/kamailio-proxy.cfg $(( 1024 + N / 100 )) $(( N + WARM )) measure
 echo
 if [ -n "$bin" ] && [ -z "${PER_REG[convene]:-}" ]; then
     echo "convene   FAILED: no memory figure (see above)"

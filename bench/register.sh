@@ -43,25 +43,5 @@ run_rates() {
 echo "authenticated REGISTER (401 challenge, then credentials), $secs s per rate, distinct users"
 result_header
 
-port=$(free_udp_port)
-start_kamailio bench/kamailio-proxy.cfg "$port"
-run_rates kamailio "$KM_PID" "$port"
-bench_stop "$KM_PID"
-
-bin=$(convene_bin)
-if [ -z "$bin" ]; then
-    echo "convene: not measured (no binary: set CONVENE_BIN or build target/release/convene)"
-else
-    topo="$BENCH_WORK/topology.toml"
-    if ! python3 bench/gen-users.py "$total" "$topo"; then
-        echo "convene: not measured (bench/gen-users.py failed)"
-    else
-        port=$(free_udp_port)
-        if start_convene "$bin" "$topo" "$port"; then
-            run_rates convene "$CV_PID" "$port"
-            kill -0 "$CV_PID" 2>/dev/null || { echo "convene: the server exited during the run; stderr:"; tail -20 "$BENCH_WORK/convene-$port/err" | sed 's/^/  /'; }
-            bench_stop "$CV_PID"
-        fi
-    fi
-fi
+both_servers bench/kamailio-proxy.cfg "" "$total" run_rates
 result_summary registrations
