@@ -38,6 +38,13 @@ pub struct UpArgs {
     /// to DATA/admin.json for `convene ctl`). Only loopback addresses are accepted.
     #[arg(long, default_value = "127.0.0.1:0", value_parser = parse_admin_listen)]
     admin_listen: SocketAddr,
+    /// DNS server (IP:PORT) for next hops given by host name (RFC 3263 NAPTR/SRV/A lookups);
+    /// repeat for several. Default: the system's (/etc/resolv.conf and /etc/hosts).
+    #[arg(long = "dns-server", conflicts_with = "no_dns")]
+    dns_server: Vec<SocketAddr>,
+    /// Resolve no host names: only IP addresses (and `maddr`) in next hops are reached.
+    #[arg(long)]
+    no_dns: bool,
 }
 
 fn parse_admin_listen(s: &str) -> Result<SocketAddr, String> {
@@ -164,6 +171,17 @@ pub fn run(args: UpArgs) -> ExitCode {
             relay,
             digest_algorithms: args.digest_algorithms,
             admin_listen: args.admin_listen,
+            dns: if args.no_dns {
+                None
+            } else if args.dns_server.is_empty() {
+                Some(sip_dns::LocatorConfig::default())
+            } else {
+                Some(sip_dns::LocatorConfig::servers(
+                    args.dns_server,
+                    std::time::Duration::from_secs(2),
+                    2,
+                ))
+            },
         };
         let running = match server::start(settings).await {
             Ok(r) => r,

@@ -2013,3 +2013,106 @@ fn topology_additions_apply_at_once_and_survive_a_restart() {
     );
     assert!(out.contains("removed static route partner.test"), "{out}");
 }
+
+// --- DNS (issue 4: RFC 3263 in the proxy) -----------------------------------------------------
+
+/// A real DNS server (dnsmasq) with the zone each test writes; the same helper sip-dns uses.
+#[path = "../../sip-dns/tests/support/mod.rs"]
+#[allow(dead_code)]
+mod dnsmasq;
+
+/// RFC 3263: a foreign domain's server is found by SRV, the unreachable first target gives
+/// way to the second (§4.3), a static route's next hop given by name is found by its A record,
+/// and a domain DNS does not know is answered with the resolver's ms-diagnostics. The trace
+/// shows every query and the failover.
+#[test]
+fn next_hops_given_by_name_are_resolved_with_dns_and_fail_over() {
+    let (dead, live) = (free_port(), free_port());
+    let dns = dnsmasq::Dnsmasq::start(&[
+        &format!("--srv-host=_sip._tcp.partner.test,dead.partner.test,{dead},10,0"),
+        &format!("--srv-host=_sip._tcp.partner.test,live.partner.test,{live},20,0"),
+        "--host-record=dead.partner.test,127.0.0.1",
+        "--host-record=live.partner.test,127.0.0.1",
+        "--host-record=gw.routed.test,127.0.0.1",
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let topo = data.path().join("topology.toml");
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../topology/demo.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &topo,
+        format!(
+            "{demo}\n[[static_route]]\nmatch_uri = \"routed.test\"\nnext_hop = \"gw.routed.test\"\nport = {live}\ntransport = \"tcp\"\n"
+        ),
+    )
+    .unwrap();
+    let dns_addr = dns.addr.to_string();
+    let mut args = MD5_FIRST.to_vec();
+    args.extend([
+        "--topology",
+        topo.to_str().unwrap(),
+        "--dns-server",
+        &dns_addr,
+    ]);
+    let s = Server::start_in(data, &args);
+    let partner = sipp_uas("uas_message.xml", "t1", live, 2);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:dave@partner.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(&out, "MESSAGE to sip:dave@partner.test, found by SRV");
+    let trace = trace_containing(&s, "resolving sip:dave@partner.test");
+    for line in [
+        format!("resolved sip:dave@partner.test: TCP 127.0.0.1:{dead}, TCP 127.0.0.1:{live}"),
+        "SRV _sip._tcp.partner.test".to_string(),
+        format!(
+            "trying sip:dave@partner.test at its next address TCP 127.0.0.1:{live} (RFC 3263 §4.3)"
+        ),
+        "200 from sip:dave@partner.test".to_string(),
+    ] {
+        assert!(trace.contains(&line), "missing {line:?} in\n{trace}");
+    }
+
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:carlos@routed.test",
+        200,
+        "SIP/2.0 200 OK",
+    );
+    assert_sipp_ok(&out, "MESSAGE through a static route named by host name");
+    finish(partner, "the partner's server");
+    let trace = trace_containing(&s, "resolving sip:gw.routed.test");
+    assert!(
+        trace.contains(&format!(
+            "resolved sip:gw.routed.test:{live};transport=tcp: TCP 127.0.0.1:{live}"
+        )),
+        "{trace}"
+    );
+
+    // NXDOMAIN all the way down: 504 with "Unable to resolve DNS A record" naming the host.
+    let out = run_message(
+        &s,
+        "u1",
+        "sip:alice@example.test",
+        "sip:dave@nowhere.test",
+        504,
+        "ms-diagnostics: 1014;reason=.Unable to resolve DNS A record",
+    );
+    assert_sipp_ok(&out, "MESSAGE to a domain DNS does not know");
+    let trace = trace_containing(&s, "cannot resolve sip:dave@nowhere.test");
+    assert!(trace.contains("NAPTR nowhere.test"), "{trace}");
+    // The server asked the test's DNS server, not the system's.
+    let seen = dns.queries_seen().join("\n");
+    assert!(seen.contains("_sip._tcp.partner.test"), "{seen}");
+}

@@ -14,7 +14,9 @@ use sip_txn::{Event, Peer, TimerConfig, TransactionLayer, Transmit, TransportErr
 
 use crate::directory::Directory;
 use crate::local::{self, Fnv};
-use crate::proxy::{Branch, BranchState, Candidate, Context, Target, aggregate_challenges, best};
+use crate::proxy::{
+    Branch, BranchState, Candidate, Context, Next, Target, aggregate_challenges, best,
+};
 use crate::trace::{TraceLine, TraceRing};
 
 /// The two clocks the front end reads: a monotonic one for transaction timers and the wall
@@ -91,6 +93,45 @@ pub trait Locator<P> {
     /// The congestion-controlled transport to the same address as the UDP hop `peer`, for a
     /// request too large for UDP (RFC 3261 §18.1.1); `None` when there is none.
     fn reliable_alternative(&self, peer: &P) -> Option<P>;
+    /// Whether `uri`, which [`Locator::locate`] could not place, names a host the I/O layer
+    /// resolves with DNS (RFC 3263): the front end then asks for it through
+    /// [`FrontEnd::poll_resolve`] and goes on when [`FrontEnd::handle_resolved`] answers.
+    fn resolvable(&self, uri: &SipUri) -> bool {
+        let _ = uri;
+        false
+    }
+}
+
+/// Names one next-hop resolution the front end is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResolveId(pub u64);
+
+/// A next hop to resolve (RFC 3263 §4): answer with [`FrontEnd::handle_resolved`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveRequest {
+    /// Quote it back in the answer.
+    pub id: ResolveId,
+    /// The URI whose server to locate (transport, address and port).
+    pub uri: SipUri,
+}
+
+/// What resolving a next hop gave.
+#[derive(Debug, Clone)]
+pub enum Resolved<P> {
+    /// Transports to try, in order (RFC 3263 §4.3: the next one when one fails).
+    Targets {
+        /// The transports, best first; at least one.
+        hops: Vec<P>,
+        /// What was asked of DNS, for the trace.
+        detail: String,
+    },
+    /// Nothing can be reached.
+    Failed {
+        /// The rejection to answer with (e.g. 1008 "Unable to resolve DNS SRV record").
+        diagnostic: diag::Diagnostic,
+        /// What was asked and what went wrong, for the trace.
+        detail: String,
+    },
 }
 
 /// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1500 assumed, as the RFC
@@ -196,6 +237,10 @@ pub struct FrontEnd<P: Transport, L> {
     next_housekeeping: Option<Instant>,
     branch_seq: u64,
     voice: Option<std::sync::Arc<voice::Engine>>,
+    /// Next hops being resolved: the server transaction and the target waiting for each.
+    resolving: HashMap<u64, (TxnId, Target<P>)>,
+    resolve_seq: u64,
+    resolve_out: VecDeque<ResolveRequest>,
 }
 
 /// An error in the configuration.
@@ -228,6 +273,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             next_housekeeping: None,
             branch_seq: 0,
             voice: None,
+            resolving: HashMap::new(),
+            resolve_seq: 0,
+            resolve_out: VecDeque::new(),
             cfg,
         })
     }
@@ -279,6 +327,18 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         self.layer.poll_transmit()
     }
 
+    /// The next next-hop URI to resolve (RFC 3263); answer with [`FrontEnd::handle_resolved`].
+    pub fn poll_resolve(&mut self) -> Option<ResolveRequest> {
+        self.resolve_out.pop_front()
+    }
+
+    /// The answer to a [`ResolveRequest`]: the waiting branch starts at the first transport
+    /// (keeping the others to fail over to), or the failure counts as that branch's response.
+    pub fn handle_resolved(&mut self, now: Now, id: ResolveId, result: Resolved<P>) {
+        self.resolved(now, id, result);
+        self.drive(now);
+    }
+
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match (self.layer.poll_timeout(), self.next_housekeeping) {
@@ -325,6 +385,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
     /// The users, to change at run time.
     pub fn users_mut(&mut self) -> &mut Directory {
         self.auth.store_mut()
+    }
+
+    /// The locator the front end was built with.
+    pub fn locator(&self) -> &L {
+        &self.locator
     }
 
     /// The registrar (lookups for admin tools).
@@ -574,18 +639,10 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 self.reject(now, txn, &req, d);
                 return;
             }
-            let Some(sip) = route.uri.as_sip() else {
-                self.reject(now, txn, &req, unroutable(&route.uri));
-                return;
-            };
-            match self.locator.locate(sip) {
+            match self.next_hop(&route.uri) {
                 Some(hop) => {
-                    let t = Target {
-                        uri: None,
-                        routes: Vec::new(),
-                        hop,
-                        label: format!("route {}", route.uri),
-                    };
+                    let label = format!("route {}", route.uri);
+                    let t = Target::new(hop, None, Vec::new(), label);
                     self.fork(now, txn, req, fwd, vec![t], from, Search::Parallel);
                 }
                 None => self.reject(now, txn, &req, unroutable(&route.uri)),
@@ -622,15 +679,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             }
             return;
         }
-        let located = uri.as_sip().and_then(|s| self.locator.locate(s));
-        match located {
+        match self.next_hop(&uri) {
             Some(hop) => {
-                let t = Target {
-                    uri: None,
-                    routes: Vec::new(),
-                    hop,
-                    label: uri.to_string(),
-                };
+                let t = Target::new(hop, None, Vec::new(), uri.to_string());
                 self.fork(now, txn, req, fwd, vec![t], from, Search::Parallel);
             }
             None => self.reject(now, txn, &req, unroutable(&uri)),
@@ -649,24 +700,18 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let index = m.index;
         let match_uri = m.route.match_uri.get_ref().clone();
         let hop_uri = m.route.next_hop_uri();
-        let hop = Uri::parse(&hop_uri)
-            .ok()
-            .and_then(|u| u.as_sip().and_then(|s| self.locator.locate(s)));
+        let hop = Uri::parse(&hop_uri).ok().and_then(|u| self.next_hop(&u));
         match hop {
             Some(hop) => {
                 self.note(now, call_id, || {
                     format!("static_route[{index}] (match_uri {match_uri}) matched {host}: next hop {hop_uri}")
                 });
-                Some(Some(Target {
-                    uri: None,
-                    routes: Vec::new(),
-                    hop,
-                    label: format!("static route next hop {hop_uri}"),
-                }))
+                let label = format!("static route next hop {hop_uri}");
+                Some(Some(Target::new(hop, None, Vec::new(), label)))
             }
             None => {
                 self.note(now, call_id, || {
-                    format!("static_route[{index}] (match_uri {match_uri}) matched {host}, but its next hop {hop_uri} cannot be reached (a host name needs DNS: give the route the next hop's IP address in `address`)")
+                    format!("static_route[{index}] (match_uri {match_uri}) matched {host}, but its next hop {hop_uri} cannot be reached (no transport for it: check the route's transport and this server's listeners)")
                 });
                 Some(None)
             }
@@ -737,12 +782,12 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let mut targets = Vec::new();
         for b in &bindings {
             match self.hop_for(b) {
-                Some((hop, uri, routes)) => targets.push(Target {
-                    uri: Some(uri),
+                Some((hop, uri, routes)) => targets.push(Target::new(
+                    Next::Hop(hop),
+                    Some(uri),
                     routes,
-                    hop,
-                    label: b.contact.clone(),
-                }),
+                    b.contact.clone(),
+                )),
                 None => {
                     let contact = b.contact.clone();
                     self.note(now, &call_id, || format!("cannot reach contact {contact}"));
@@ -823,18 +868,16 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                         "sip:{}@{}:{}{transport};user=phone",
                         a.number, a.gateway, a.port
                     );
-                    let located = Uri::parse(&text).ok().and_then(|u| {
-                        u.as_sip()
-                            .and_then(|s| self.locator.locate(s))
-                            .map(|h| (u, h))
-                    });
+                    let located = Uri::parse(&text)
+                        .ok()
+                        .and_then(|u| self.next_hop(&u).map(|h| (u, h)));
                     match located {
-                        Some((u, hop)) => targets.push(Target {
-                            uri: Some(u),
-                            routes: Vec::new(),
+                        Some((u, hop)) => targets.push(Target::new(
                             hop,
-                            label: format!("trunk {} ({text})", a.trunk),
-                        }),
+                            Some(u),
+                            Vec::new(),
+                            format!("trunk {} ({text})", a.trunk),
+                        )),
                         None => {
                             let trunk = a.trunk.clone();
                             self.note(now, &call_id, || {
@@ -885,6 +928,17 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 };
                 self.reject(now, txn, &req, d);
             }
+        }
+    }
+
+    /// Where requests for the next-hop `uri` go: a transport the locator knows, a host name to
+    /// resolve first (RFC 3263), or nowhere.
+    fn next_hop(&self, uri: &Uri) -> Option<Next<P>> {
+        let sip = uri.as_sip()?;
+        match self.locator.locate(sip) {
+            Some(hop) => Some(Next::Hop(hop)),
+            None if self.locator.resolvable(sip) => Some(Next::Resolve(sip.clone())),
+            None => None,
         }
     }
 
@@ -965,6 +1019,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             call_id: call_id_of(req),
             branches: Vec::new(),
             candidates: Vec::new(),
+            resolving: 0,
             final_sent: false,
             cancelled: false,
         };
@@ -995,8 +1050,177 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
     }
 
-    /// Builds and sends one branch of the context of `server_txn` (RFC 3261 §16.6 steps 1–12).
+    /// Builds and sends one branch of the context of `server_txn` (RFC 3261 §16.6 steps 1–12);
+    /// a next hop that needs DNS is resolved first (the branch starts when the answer comes),
+    /// and one that cannot be sent to gives way to its next resolved address. False when
+    /// nothing was sent or asked.
     fn start_branch(&mut self, now: Now, server_txn: TxnId, t: Target<P>) -> bool {
+        let mut t = t;
+        loop {
+            let Target {
+                uri,
+                routes,
+                hop,
+                mut alternates,
+                label,
+            } = t;
+            let hop = match hop {
+                Next::Hop(hop) => hop,
+                Next::Resolve(next) => {
+                    let t = Target {
+                        uri,
+                        routes,
+                        hop: Next::Resolve(next),
+                        alternates,
+                        label,
+                    };
+                    return self.start_resolution(now, server_txn, t);
+                }
+            };
+            let retry = alternates.pop_front().map(|next| {
+                Box::new(Target {
+                    uri: uri.clone(),
+                    routes: routes.clone(),
+                    hop: Next::Hop(next),
+                    alternates,
+                    label: label.clone(),
+                })
+            });
+            let sent = self.send_branch(
+                now,
+                server_txn,
+                (uri.as_ref(), &routes, &label),
+                hop,
+                retry.clone(),
+            );
+            if sent {
+                return true;
+            }
+            match retry {
+                Some(r) => t = *r,
+                None => return false,
+            }
+        }
+    }
+
+    /// Asks the I/O layer to resolve `t`'s next hop; the context waits for the answer.
+    fn start_resolution(&mut self, now: Now, server_txn: TxnId, t: Target<P>) -> bool {
+        let Next::Resolve(uri) = &t.hop else {
+            return false;
+        };
+        let Some(ctx) = self.contexts.get_mut(&server_txn) else {
+            return false;
+        };
+        ctx.resolving += 1;
+        let call_id = ctx.call_id.clone();
+        self.resolve_seq += 1;
+        let id = ResolveId(self.resolve_seq);
+        let text = uri.to_string();
+        self.note(now, &call_id, || {
+            format!("resolving {text} with DNS (RFC 3263)")
+        });
+        self.resolve_out.push_back(ResolveRequest {
+            id,
+            uri: uri.clone(),
+        });
+        self.resolving.insert(id.0, (server_txn, t));
+        true
+    }
+
+    /// The answer for a resolution asked by [`Self::start_resolution`].
+    fn resolved(&mut self, now: Now, id: ResolveId, result: Resolved<P>) {
+        let Some((server, mut t)) = self.resolving.remove(&id.0) else {
+            return;
+        };
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        ctx.resolving = ctx.resolving.saturating_sub(1);
+        let call_id = ctx.call_id.clone();
+        let (cancelled, final_sent) = (ctx.cancelled, ctx.final_sent);
+        let name = match &t.hop {
+            Next::Resolve(uri) => uri.to_string(),
+            Next::Hop(_) => t.label.clone(),
+        };
+        let failure = match result {
+            _ if final_sent => {
+                self.note(now, &call_id, || {
+                    format!("resolved {name} after the final response: not used")
+                });
+                None
+            }
+            _ if cancelled => {
+                self.note(now, &call_id, || {
+                    format!("resolved {name} after the CANCEL: not used")
+                });
+                Some(Candidate::synthesized(487))
+            }
+            Resolved::Targets { hops, detail } => {
+                let mut hops: VecDeque<P> = hops.into();
+                match hops.pop_front() {
+                    Some(first) => {
+                        let list = std::iter::once(&first)
+                            .chain(hops.iter())
+                            .map(|h| format!("{} {}", h.via_transport(), h.remote()))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        self.note(now, &call_id, || {
+                            format!("resolved {name}: {list} ({detail})")
+                        });
+                        t.hop = Next::Hop(first);
+                        t.alternates = hops;
+                        if self.start_branch(now, server, t) {
+                            None
+                        } else {
+                            let d = codes::CONTACT_UNREACHABLE
+                                .diagnostic()
+                                .param("target", name.clone());
+                            Some(Candidate::failed(d))
+                        }
+                    }
+                    None => {
+                        let d = codes::TEMPORARILY_CANNOT_ROUTE.diagnostic();
+                        self.note(now, &call_id, || {
+                            format!("resolved {name} to nothing usable ({detail})")
+                        });
+                        Some(Candidate::failed(d))
+                    }
+                }
+            }
+            Resolved::Failed { diagnostic, detail } => {
+                self.note(now, &call_id, || format!("cannot resolve {name}: {detail}"));
+                Some(Candidate::failed(diagnostic))
+            }
+        };
+        if let Some(c) = failure {
+            if let Some(ctx) = self.contexts.get_mut(&server) {
+                ctx.candidates.push(c);
+            }
+            // A serial search (trunks) moves on to its next target.
+            if !cancelled
+                && !final_sent
+                && self
+                    .contexts
+                    .get(&server)
+                    .is_some_and(|c| !c.serial.is_empty())
+            {
+                self.note(now, &call_id, || "trying the next target".into());
+                self.next_serial(now, server);
+            }
+        }
+        self.finish_if_done(now, server);
+    }
+
+    /// Sends one branch to `hop` (RFC 3261 §16.6 steps 1–12); `retry` is the same target at
+    /// its next resolved address, kept on the branch for failover.
+    fn send_branch(
+        &mut self,
+        now: Now,
+        server_txn: TxnId,
+        (new_uri, routes, label): (Option<&Uri>, &[String], &str),
+        hop: P,
+        retry: Option<Box<Target<P>>>,
+    ) -> bool {
         let Some(ctx) = self.contexts.get(&server_txn) else {
             return false;
         };
@@ -1015,15 +1239,15 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             .ok()
             .flatten()
             .map_or(70, |n| n.saturating_sub(1));
-        if let Some(u) = &t.uri {
+        if let Some(u) = new_uri {
             m.set_uri(u.clone());
         }
-        for r in t.routes.iter().rev() {
+        for r in routes.iter().rev() {
             m.prepend(HeaderName::Route, r);
         }
         m.set(HeaderName::MaxForwards, mf);
-        let out_sent_by = self.locator.sent_by(&t.hop);
-        let out_transport = t.hop.via_transport();
+        let out_sent_by = self.locator.sent_by(&hop);
+        let out_transport = hop.via_transport();
         if record_route {
             // RFC 3261 §16.6 step 4; two entries when the transport or address changes
             // (RFC 5658 §3.4): the caller's side lower, the callee's side on top.
@@ -1043,7 +1267,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             format!("SIP/2.0/{transport} {sent_by};branch={branch};rport")
         };
         m.prepend(HeaderName::Via, via(out_transport, &out_sent_by));
-        let mut hop = t.hop;
+        let mut hop = hop;
         // RFC 3261 §18.1.1: too large for UDP, so TCP to the same address, the Via saying
         // so (a Record-Route already written keeps naming the UDP side the callee will use
         // for requests in the dialog, which §18.1.1 allows).
@@ -1054,7 +1278,6 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             let sent_by = self.locator.sent_by(&tcp);
             let _ = m.remove_first_value(&HeaderName::Via);
             m.prepend(HeaderName::Via, via(tcp.via_transport(), &sent_by));
-            let label = t.label.clone();
             self.note(now, &call_id, || {
                 format!("request to {label} larger than {UDP_REQUEST_LIMIT} bytes: sent over TCP (RFC 3261 §18.1.1)")
             });
@@ -1067,21 +1290,20 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 }
                 self.stats.branches += 1;
                 self.parent.insert(client, server_txn);
-                let label = t.label.clone();
                 self.note(now, &call_id, || format!("forked to {label}"));
                 if let Some(ctx) = self.contexts.get_mut(&server_txn) {
                     ctx.branches.push(Branch {
                         txn: client,
-                        target: t.label,
+                        target: label.to_owned(),
                         state: BranchState::Calling,
                         cancel_pending: false,
                         cancelled: false,
+                        retry,
                     });
                 }
                 true
             }
             Err(e) => {
-                let label = t.label;
                 self.note(now, &call_id, || format!("could not send to {label}: {e}"));
                 false
             }
@@ -1348,18 +1570,26 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 }
             }
             _ => {
+                let mut retry = None;
                 if let Some(ctx) = self.contexts.get_mut(&server) {
                     if let Some(b) = ctx.branch_mut(client) {
                         b.state = BranchState::Done(status);
+                        if status == 503 {
+                            // RFC 3263 §4.3: a 503 sends the request to the next address.
+                            retry = b.retry.take();
+                        }
                     }
                     ctx.candidates.push(Candidate {
                         status,
                         response: Some(resp),
+                        diag: None,
                     });
                 }
                 if status >= 600 {
                     // §16.7 step 5: a 6xx ends the search.
                     self.cancel_all(now, server);
+                } else if let Some(r) = retry {
+                    self.retry_branch(now, server, *r, status);
                 } else {
                     self.failover(now, server, status);
                 }
@@ -1384,17 +1614,46 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         if matches!(b.state, BranchState::Done(_)) {
             return;
         }
+        // RFC 3263 §4.3: a timeout or transport error before any response moves on to the
+        // next resolved address (after a provisional, the request was delivered).
+        let retry = if b.state == BranchState::Calling {
+            b.retry.take()
+        } else {
+            None
+        };
         b.state = BranchState::Done(status);
         let target = b.target.clone();
-        ctx.candidates.push(Candidate {
-            status,
-            response: None,
-        });
+        ctx.candidates.push(Candidate::synthesized(status));
         self.note(now, &call_id, || {
             format!("no answer from {target}: counted as {status}")
         });
-        self.failover(now, server, status);
+        match retry {
+            Some(r) => self.retry_branch(now, server, *r, status),
+            None => self.failover(now, server, status),
+        }
         self.finish_if_done(now, server);
+    }
+
+    /// The same target at its next resolved address, after `status` (RFC 3263 §4.3); when no
+    /// address can be sent to, a serial search moves on.
+    fn retry_branch(&mut self, now: Now, server: TxnId, next: Target<P>, status: u16) {
+        let call_id = self
+            .contexts
+            .get(&server)
+            .map(|c| c.call_id.clone())
+            .unwrap_or_default();
+        if let Next::Hop(h) = &next.hop {
+            let (label, to) = (
+                next.label.clone(),
+                format!("{} {}", h.via_transport(), h.remote()),
+            );
+            self.note(now, &call_id, || {
+                format!("{status}: trying {label} at its next address {to} (RFC 3263 §4.3)")
+            });
+        }
+        if !self.start_branch(now, server, next) {
+            self.failover(now, server, status);
+        }
     }
 
     /// A serial search moves on to its next target after a 408 or a 5xx (trunk failover).
@@ -1426,11 +1685,27 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
         ctx.final_sent = true;
         let Some(i) = best(&ctx.candidates) else {
+            // Nothing was tried at all (cannot happen: every path leaves a candidate), but
+            // the caller still gets an answer.
+            let req = ctx.request.clone();
+            let d = codes::CONTACT_UNREACHABLE.diagnostic().param(
+                "target",
+                req.uri().map(ToString::to_string).unwrap_or_default(),
+            );
+            self.reject(now, server, &req, d);
             return;
         };
         let chosen = &ctx.candidates[i];
         let status = chosen.status;
         let resp = match (&chosen.response, status) {
+            // The proxy's own reason for a target it could not reach (e.g. DNS).
+            (None, _) if chosen.diag.is_some() => {
+                let d = chosen.diag.clone().map(|d| d.source(self.cfg.fqdn.clone()));
+                match d {
+                    Some(d) => local::reject(&ctx.request, &d, &self.server),
+                    None => local::status(&ctx.request, status, &self.server),
+                }
+            }
             // §16.7 step 6: a 503 becomes 500 upstream (the callee's overload is not ours).
             (_, 503) => local::status(&ctx.request, 500, &self.server),
             (Some(r), _) => {

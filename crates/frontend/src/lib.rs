@@ -20,8 +20,8 @@ mod proxy;
 pub mod trace;
 
 pub use crate::core::{
-    ConfigError, FrontEnd, FrontEndConfig, Locator, Now, PeerTrust, Stats, Transport,
-    UDP_REQUEST_LIMIT,
+    ConfigError, FrontEnd, FrontEndConfig, Locator, Now, PeerTrust, ResolveId, ResolveRequest,
+    Resolved, Stats, Transport, UDP_REQUEST_LIMIT,
 };
 pub use directory::{Directory, User};
 pub use trace::{TraceLine, TraceRing};

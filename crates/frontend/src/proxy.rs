@@ -3,8 +3,16 @@
 
 use std::collections::VecDeque;
 
-use sip_msg::{HeaderName, Message, Uri};
+use sip_msg::{HeaderName, Message, SipUri, Uri};
 use sip_txn::TxnId;
+
+/// Where a target's requests go: a transport address already known, or a next-hop URI whose
+/// host name the I/O layer must resolve first (RFC 3263 §4).
+#[derive(Debug, Clone)]
+pub(crate) enum Next<P> {
+    Hop(P),
+    Resolve(SipUri),
+}
 
 /// Where one branch goes: a new Request-URI (or the same), Route values to put on top (a
 /// binding's Path), the transport, and a label for the trace.
@@ -12,8 +20,24 @@ use sip_txn::TxnId;
 pub(crate) struct Target<P> {
     pub(crate) uri: Option<Uri>,
     pub(crate) routes: Vec<String>,
-    pub(crate) hop: P,
+    pub(crate) hop: Next<P>,
+    /// Further addresses resolution gave for the same next hop, in the order to try them
+    /// when one fails (RFC 3263 §4.3).
+    pub(crate) alternates: VecDeque<P>,
     pub(crate) label: String,
+}
+
+impl<P> Target<P> {
+    /// A target reached through `hop`.
+    pub(crate) fn new(hop: Next<P>, uri: Option<Uri>, routes: Vec<String>, label: String) -> Self {
+        Target {
+            uri,
+            routes,
+            hop,
+            alternates: VecDeque::new(),
+            label,
+        }
+    }
 }
 
 /// Where a branch stands.
@@ -29,13 +53,16 @@ pub(crate) enum BranchState {
 
 /// One branch: a client transaction towards one target.
 #[derive(Debug, Clone)]
-pub(crate) struct Branch {
+pub(crate) struct Branch<P> {
     pub(crate) txn: TxnId,
     pub(crate) target: String,
     pub(crate) state: BranchState,
     /// A CANCEL was wanted while the branch was still Calling (RFC 3261 §16.10).
     pub(crate) cancel_pending: bool,
     pub(crate) cancelled: bool,
+    /// The same target at its next resolved address, started if this one fails before any
+    /// response or answers 503 (RFC 3263 §4.3).
+    pub(crate) retry: Option<Box<Target<P>>>,
 }
 
 /// A final response a branch produced.
@@ -44,6 +71,28 @@ pub(crate) struct Candidate {
     pub(crate) status: u16,
     /// The response as received (our Via removed); `None` when synthesized by the proxy.
     pub(crate) response: Option<Message>,
+    /// Why, for a response the proxy makes up (e.g. a next hop DNS could not resolve).
+    pub(crate) diag: Option<diag::Diagnostic>,
+}
+
+impl Candidate {
+    /// A response the proxy synthesizes (408 on timeout, 503 on transport error, 487 …).
+    pub(crate) fn synthesized(status: u16) -> Self {
+        Candidate {
+            status,
+            response: None,
+            diag: None,
+        }
+    }
+
+    /// A response the proxy makes up for a target it could not reach, with the reason.
+    pub(crate) fn failed(d: diag::Diagnostic) -> Self {
+        Candidate {
+            status: d.code().status,
+            response: None,
+            diag: Some(d),
+        }
+    }
 }
 
 /// The response context of one server transaction (RFC 3261 §16.7).
@@ -62,8 +111,10 @@ pub(crate) struct Context<P> {
     pub(crate) serial: VecDeque<Target<P>>,
     pub(crate) call_id: String,
     pub(crate) invite: bool,
-    pub(crate) branches: Vec<Branch>,
+    pub(crate) branches: Vec<Branch<P>>,
     pub(crate) candidates: Vec<Candidate>,
+    /// Next hops being resolved (RFC 3263): the context is not done while any is.
+    pub(crate) resolving: usize,
     /// A final response went upstream (for INVITE, further 2xx still follow it: §16.7 step 5).
     pub(crate) final_sent: bool,
     /// The caller cancelled (§16.10): no new branches.
@@ -71,15 +122,17 @@ pub(crate) struct Context<P> {
 }
 
 impl<P> Context<P> {
-    pub(crate) fn branch_mut(&mut self, txn: TxnId) -> Option<&mut Branch> {
+    pub(crate) fn branch_mut(&mut self, txn: TxnId) -> Option<&mut Branch<P>> {
         self.branches.iter_mut().find(|b| b.txn == txn)
     }
 
-    /// Whether every branch has a final response.
+    /// Whether every branch has a final response and no next hop is still being resolved.
     pub(crate) fn all_done(&self) -> bool {
-        self.branches
-            .iter()
-            .all(|b| matches!(b.state, BranchState::Done(_)))
+        self.resolving == 0
+            && self
+                .branches
+                .iter()
+                .all(|b| matches!(b.state, BranchState::Done(_)))
     }
 }
 
@@ -134,7 +187,11 @@ mod tests {
             )
             .unwrap()
         });
-        Candidate { status, response }
+        Candidate {
+            status,
+            response,
+            diag: None,
+        }
     }
 
     // RFC 3261 §16.7 step 6

@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use frontend::{Directory, FrontEnd, FrontEndConfig, Locator, Now, Transport, User};
+use frontend::{
+    Directory, FrontEnd, FrontEndConfig, Locator, Now, ResolveRequest, Resolved, Transport, User,
+};
 use registrar::{Aor, FlowId};
 use sip_auth::{Algorithm, RequestTarget, answer_challenge, ha1};
 use sip_msg::{HeaderName, Message, SipUri};
@@ -60,6 +62,10 @@ impl Locator<Hop> for Loc {
             tcp: true,
             addr: hop.addr,
         })
+    }
+    // Names under partner.test stand for domains the I/O layer would look up in DNS.
+    fn resolvable(&self, uri: &SipUri) -> bool {
+        matches!(&uri.host, sip_msg::Host::Domain(d) if d.ends_with("partner.test"))
     }
 }
 
@@ -135,6 +141,15 @@ impl Net {
 
     fn feed(&mut self, msg: Message, from: &str) -> Vec<(Hop, Message)> {
         self.fe.handle_message(self.now, msg, udp(from));
+        self.drain()
+    }
+
+    fn resolutions(&mut self) -> Vec<ResolveRequest> {
+        std::iter::from_fn(|| self.fe.poll_resolve()).collect()
+    }
+
+    fn answer(&mut self, r: &ResolveRequest, result: Resolved<Hop>) -> Vec<(Hop, Message)> {
+        self.fe.handle_resolved(self.now, r.id, result);
         self.drain()
     }
 
@@ -734,4 +749,174 @@ fn a_large_request_switches_to_tcp() {
     );
     let (hop, _) = out.iter().find(|(_, m)| m.is_request()).unwrap();
     assert!(!hop.tcp);
+}
+
+fn tcp(a: &str) -> Hop {
+    Hop {
+        tcp: true,
+        addr: a.parse().unwrap(),
+    }
+}
+
+fn trace_text(n: &Net, call_id: &str) -> String {
+    n.fe.trace(call_id)
+        .unwrap()
+        .iter()
+        .map(|l| l.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn upstream_final(out: &[(Hop, Message)]) -> Option<Message> {
+    out.iter()
+        .find(|(h, m)| h.addr.to_string() == ALICE && m.status().is_some_and(|s| s >= 200))
+        .map(|(_, m)| m.clone())
+}
+
+// RFC 3263 §4: a host name is resolved before the branch starts; §4.3: a 503 (or no answer)
+// sends the request to the next address resolution gave.
+#[test]
+fn a_domain_is_resolved_and_the_next_address_tried_after_a_503() {
+    let mut n = Net::new();
+    let out = n.invite("sip:dave@partner.test", "dns-1");
+    assert!(!out.iter().any(|(_, m)| m.is_request()), "{out:?}");
+    let asked = n.resolutions();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].uri.to_string(), "sip:dave@partner.test");
+    let out = n.answer(
+        &asked[0],
+        Resolved::Targets {
+            hops: vec![tcp("192.0.2.50:5060"), tcp("192.0.2.51:5060")],
+            detail: "SRV _sip._tcp.partner.test".into(),
+        },
+    );
+    let (hop, first) = out.iter().find(|(_, m)| m.is_request()).unwrap().clone();
+    assert_eq!(hop, tcp("192.0.2.50:5060"));
+    assert_eq!(first.uri().unwrap().to_string(), "sip:dave@partner.test");
+    let out = n.feed(respond(&first, 503, "gw1"), "192.0.2.50:5060");
+    let (hop, second) = out
+        .iter()
+        .find(|(_, m)| m.is_request() && m.method() == Some(&sip_msg::Method::Invite))
+        .unwrap()
+        .clone();
+    assert_eq!(hop, tcp("192.0.2.51:5060"));
+    assert_ne!(
+        first.vias().unwrap()[0].branch(),
+        second.vias().unwrap()[0].branch(),
+        "a new branch for the new address"
+    );
+    assert!(
+        upstream_final(&out).is_none(),
+        "no final upstream yet: {out:?}"
+    );
+    let out = n.feed(respond(&second, 200, "gw2"), "192.0.2.51:5060");
+    assert_eq!(upstream_final(&out).unwrap().status(), Some(200));
+    let t = trace_text(&n, "dns-1");
+    assert!(
+        t.contains("resolving sip:dave@partner.test with DNS"),
+        "{t}"
+    );
+    assert!(t.contains("resolved sip:dave@partner.test: TCP 192.0.2.50:5060, TCP 192.0.2.51:5060 (SRV _sip._tcp.partner.test)"), "{t}");
+    assert!(t.contains("503: trying sip:dave@partner.test at its next address TCP 192.0.2.51:5060 (RFC 3263 §4.3)"), "{t}");
+}
+
+// RFC 3263 §4.3: no answer at all (Timer B) also moves on; after a provisional it does not.
+#[test]
+fn a_silent_address_gives_way_to_the_next() {
+    let mut n = Net::new();
+    n.invite("sip:dave@partner.test", "dns-2");
+    let asked = n.resolutions();
+    let out = n.answer(
+        &asked[0],
+        Resolved::Targets {
+            hops: vec![udp("192.0.2.60:5060"), udp("192.0.2.61:5060")],
+            detail: "A partner.test".into(),
+        },
+    );
+    assert!(
+        out.iter()
+            .any(|(h, m)| m.is_request() && *h == udp("192.0.2.60:5060"))
+    );
+    let mut second = None;
+    for _ in 0..80 {
+        n.advance(Duration::from_millis(500));
+        if let Some((_, m)) = n
+            .drain()
+            .into_iter()
+            .find(|(h, m)| m.is_request() && *h == udp("192.0.2.61:5060"))
+        {
+            second = Some(m);
+            break;
+        }
+    }
+    let second = second.expect("the second address gets the INVITE after Timer B");
+    assert!(n.now.mono - n.start >= Duration::from_secs(32));
+    let out = n.feed(respond(&second, 180, "gw2"), "192.0.2.61:5060");
+    assert!(out.iter().any(|(_, m)| m.status() == Some(180)));
+    let out = n.feed(respond(&second, 486, "gw2"), "192.0.2.61:5060");
+    assert_eq!(upstream_final(&out).unwrap().status(), Some(486));
+}
+
+// A name DNS cannot resolve: the caller gets the resolver's reason as ms-diagnostics.
+#[test]
+fn an_unresolvable_domain_is_answered_with_its_diagnostic() {
+    let mut n = Net::new();
+    n.invite("sip:dave@nowhere.partner.test", "dns-3");
+    let asked = n.resolutions();
+    let d = diag::codes::UNABLE_TO_RESOLVE_DNS_SRV
+        .diagnostic()
+        .param("domain", "nowhere.partner.test");
+    let out = n.answer(
+        &asked[0],
+        Resolved::Failed {
+            diagnostic: d,
+            detail: "no SIP server found: NAPTR nowhere.partner.test NXDOMAIN".into(),
+        },
+    );
+    let r = upstream_final(&out).unwrap();
+    assert_eq!(r.status(), Some(504));
+    let diags = r.ms_diagnostics().unwrap();
+    assert_eq!(diags[0].code, 1008);
+    assert!(
+        r.header(&HeaderName::MsDiagnostics)
+            .unwrap()
+            .value_str()
+            .contains("nowhere.partner.test")
+    );
+    let t = trace_text(&n, "dns-3");
+    assert!(
+        t.contains("cannot resolve sip:dave@nowhere.partner.test: no SIP server found"),
+        "{t}"
+    );
+    // A late answer for a request already answered changes nothing.
+    let out = n.answer(
+        &asked[0],
+        Resolved::Targets {
+            hops: vec![udp("192.0.2.70:5060")],
+            detail: String::new(),
+        },
+    );
+    assert!(out.is_empty(), "{out:?}");
+}
+
+// A CANCEL while the name is being resolved: no branch starts, the INVITE gets its 487.
+#[test]
+fn a_cancel_during_resolution_ends_the_call_without_a_branch() {
+    let mut n = Net::new();
+    n.invite("sip:dave@partner.test", "dns-4");
+    let asked = n.resolutions();
+    let out = n.send(
+        &format!("CANCEL sip:dave@partner.test SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKi2dns-4\nMax-Forwards: 70\nFrom: <sip:alice@example.test>;tag=a1\nTo: <sip:dave@partner.test>\nCall-ID: dns-4\nCSeq: 2 CANCEL\nContent-Length: 0\n\n"),
+        ALICE,
+    );
+    assert!(out.iter().any(|(_, m)| m.status() == Some(200)), "{out:?}");
+    let out = n.answer(
+        &asked[0],
+        Resolved::Targets {
+            hops: vec![udp("192.0.2.80:5060")],
+            detail: String::new(),
+        },
+    );
+    assert!(!out.iter().any(|(_, m)| m.is_request()), "{out:?}");
+    assert_eq!(upstream_final(&out).unwrap().status(), Some(487));
 }

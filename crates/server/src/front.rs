@@ -55,18 +55,48 @@ impl Transport for Hop {
     }
 }
 
-/// Next hops by address: IP-literal URIs, or a host name with an IP-literal `maddr`, only for
-/// now (RFC 3263 resolution of host names comes with the DNS wiring); transport from the URI
-/// (RFC 3263 §4.1).
+/// Next hops by address: IP-literal URIs, or a host name with an IP-literal `maddr`, placed at
+/// once (transport from the URI, RFC 3263 §4.1); other host names are resolved with DNS by the
+/// core loop (RFC 3263 §4) when a resolver runs, and turned into hops by [`NetLocator::hops`].
 #[derive(Debug, Clone)]
 pub struct NetLocator {
     listeners: Vec<(Proto, SocketAddr)>,
+    dns: bool,
 }
 
 impl NetLocator {
-    /// A locator for a server bound to `listeners`.
-    pub fn new(listeners: Vec<(Proto, SocketAddr)>) -> NetLocator {
-        NetLocator { listeners }
+    /// A locator for a server bound to `listeners`; `dns`: host names are resolved.
+    pub fn new(listeners: Vec<(Proto, SocketAddr)>, dns: bool) -> NetLocator {
+        NetLocator { listeners, dns }
+    }
+
+    /// The hops for what DNS gave for `uri`, in order, leaving out transports this server
+    /// has no listener for. A TLS hop verifies the URI's host in the peer's certificate and
+    /// sends it as SNI (RFC 5922 §4: the domain asked for, not the SRV target's name).
+    pub fn hops(&self, uri: &SipUri, targets: &[sip_dns::Target]) -> Vec<Hop> {
+        let name = match &uri.host {
+            Host::Domain(d) => Some(d.to_ascii_lowercase()),
+            _ => None,
+        };
+        targets
+            .iter()
+            .filter_map(|t| {
+                let proto = match t.transport {
+                    sip_dns::Transport::Udp => Proto::Udp,
+                    sip_dns::Transport::Tcp => Proto::Tcp,
+                    sip_dns::Transport::Tls => Proto::Tls,
+                };
+                let local = self.first(proto)?;
+                Some(Hop {
+                    proto,
+                    remote: t.addr,
+                    local,
+                    conn: None,
+                    trust: None,
+                    server_name: (proto == Proto::Tls).then(|| name.clone()).flatten(),
+                })
+            })
+            .collect()
     }
 
     fn first(&self, proto: Proto) -> Option<SocketAddr> {
@@ -120,6 +150,11 @@ impl Locator<Hop> for NetLocator {
             trust: None,
             server_name,
         })
+    }
+
+    fn resolvable(&self, uri: &SipUri) -> bool {
+        // A host name without `maddr` (one with an unusable maddr is refused, not resolved).
+        self.dns && matches!(uri.host, Host::Domain(_)) && uri.param("maddr").is_none()
     }
 
     fn reliable_alternative(&self, peer: &Hop) -> Option<Hop> {
@@ -287,10 +322,13 @@ mod tests {
 
     #[test]
     fn locator_takes_transport_from_the_uri() {
-        let l = NetLocator::new(vec![
-            (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
-            (Proto::Tcp, "127.0.0.1:5060".parse().unwrap()),
-        ]);
+        let l = NetLocator::new(
+            vec![
+                (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
+                (Proto::Tcp, "127.0.0.1:5060".parse().unwrap()),
+            ],
+            true,
+        );
         let uri = |s: &str| sip_msg::Uri::parse(s).unwrap().as_sip().unwrap().clone();
         let h = l
             .locate(&uri("sip:bob@192.0.2.1:5070;transport=tcp"))
@@ -300,18 +338,65 @@ mod tests {
         let h = l.locate(&uri("sip:bob@192.0.2.1")).unwrap();
         assert_eq!((h.proto, h.remote.port()), (Proto::Udp, 5060));
         assert!(l.locate(&uri("sip:bob@host.example")).is_none());
+        // A host name is left to DNS, unless maddr gives the address.
+        assert!(l.resolvable(&uri("sip:bob@host.example")));
+        assert!(!l.resolvable(&uri("sip:bob@192.0.2.1")));
+        assert!(!l.resolvable(&uri("sip:bob@host.example;maddr")));
         // No TLS listener: no TLS hop.
         assert!(l.locate(&uri("sips:bob@192.0.2.1")).is_none());
+    }
+
+    /// What DNS gave becomes hops in the same order; a transport without a listener is left
+    /// out; TLS verifies the domain asked for (RFC 5922 §4), not the SRV target's name.
+    #[test]
+    fn resolved_targets_become_hops() {
+        let l = NetLocator::new(
+            vec![
+                (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
+                (Proto::Tls, "127.0.0.1:5061".parse().unwrap()),
+            ],
+            true,
+        );
+        let uri = sip_msg::Uri::parse("sip:Bob@Partner.test")
+            .unwrap()
+            .as_sip()
+            .unwrap()
+            .clone();
+        let t = |tr, a: &str| sip_dns::Target::new(tr, a.parse().unwrap(), "sip1.partner.test");
+        let hops = l.hops(
+            &uri,
+            &[
+                t(sip_dns::Transport::Tls, "192.0.2.1:5061"),
+                t(sip_dns::Transport::Tcp, "192.0.2.2:5060"),
+                t(sip_dns::Transport::Udp, "192.0.2.3:5060"),
+            ],
+        );
+        assert_eq!(hops.len(), 2);
+        assert_eq!(
+            (hops[0].proto, hops[0].remote),
+            (Proto::Tls, "192.0.2.1:5061".parse().unwrap())
+        );
+        assert_eq!(hops[0].server_name.as_deref(), Some("partner.test"));
+        assert_eq!(hops[0].local, "127.0.0.1:5061".parse().unwrap());
+        assert_eq!(
+            (hops[1].proto, hops[1].server_name.as_deref()),
+            (Proto::Udp, None)
+        );
+        let off = NetLocator::new(vec![(Proto::Udp, "127.0.0.1:5060".parse().unwrap())], false);
+        assert!(!off.resolvable(&uri));
     }
 
     /// A static route's next hop with an `address`: connect to the maddr, verify (and send as
     /// SNI) the host name its certificate must carry.
     #[test]
     fn maddr_is_the_address_and_the_host_the_tls_name() {
-        let l = NetLocator::new(vec![
-            (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
-            (Proto::Tls, "127.0.0.1:5061".parse().unwrap()),
-        ]);
+        let l = NetLocator::new(
+            vec![
+                (Proto::Udp, "127.0.0.1:5060".parse().unwrap()),
+                (Proto::Tls, "127.0.0.1:5061".parse().unwrap()),
+            ],
+            true,
+        );
         let uri = |s: &str| sip_msg::Uri::parse(s).unwrap().as_sip().unwrap().clone();
         let h = l
             .locate(&uri(

@@ -177,6 +177,9 @@ pub struct Settings {
     pub digest_algorithms: Vec<sip_auth::Algorithm>,
     /// The admin API's address (loopback; port 0 picks a free one, written to admin.json).
     pub admin_listen: SocketAddr,
+    /// How next hops named by host name are resolved (RFC 3263); `None`: not at all (only
+    /// IP addresses and `maddr` reach anything).
+    pub dns: Option<sip_dns::LocatorConfig>,
 }
 
 /// The default listeners: UDP and TCP 5060, TLS 5061, on 127.0.0.1 (RFC 3261 §19.1.2).
@@ -343,6 +346,7 @@ pub type SharedStore = std::sync::Arc<std::sync::Mutex<store::RedbStore>>;
 
 struct Built {
     core: Core,
+    resolver: Option<std::sync::Arc<sip_dns::Locator>>,
     store: SharedStore,
     realm: String,
     model: std::sync::Arc<topology::Topology>,
@@ -404,8 +408,18 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
         let _ = relay::fill_random(&mut b);
         u64::from_le_bytes(b)
     };
-    let mut core =
-        frontend::FrontEnd::new(cfg, directory, front::NetLocator::new(listeners.to_vec()))?;
+    let resolver = match &settings.dns {
+        Some(c) => match sip_dns::Locator::new(c) {
+            Ok(r) => Some(std::sync::Arc::new(r)),
+            Err(e) => {
+                warn!(error = %e, "no DNS resolution: next hops given by host name cannot be reached");
+                None
+            }
+        },
+        None => None,
+    };
+    let locator = front::NetLocator::new(listeners.to_vec(), resolver.is_some());
+    let mut core = frontend::FrontEnd::new(cfg, directory, locator)?;
     if let Some(v) = &t.voice {
         core.set_voice(v.clone());
     }
@@ -420,6 +434,7 @@ fn front_end(settings: &Settings, net: &Net) -> Result<Built, StartError> {
     );
     Ok(Built {
         core,
+        resolver,
         store: std::sync::Arc::new(std::sync::Mutex::new(st)),
         realm,
         model: std::sync::Arc::new(t.model.clone()),
@@ -459,6 +474,7 @@ async fn core_loop(
 ) {
     let Built {
         core: mut fe,
+        resolver,
         store,
         realm,
         mut model,
@@ -470,6 +486,8 @@ async fn core_loop(
         net::ConnId,
         Option<std::sync::Arc<frontend::PeerTrust>>,
     > = std::collections::HashMap::new();
+    // Resolutions run as their own tasks and come back here (RFC 3263; the core stays pure).
+    let (resolved_tx, mut resolved_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -519,6 +537,7 @@ async fn core_loop(
                 }
             }
             () = sleep_until(wake) => fe.handle_timeout(now()),
+            Some((id, result)) = resolved_rx.recv() => fe.handle_resolved(now(), id, result),
             _ = flush.tick() => {
                 let batch = fe.take_dirty(now());
                 if !batch.is_empty() {
@@ -559,6 +578,14 @@ async fn core_loop(
                 }
             }
         }
+        while let Some(r) = fe.poll_resolve() {
+            resolve(
+                resolver.clone(),
+                fe.locator().clone(),
+                r,
+                resolved_tx.clone(),
+            );
+        }
         while let Some(t) = fe.poll_transmit() {
             if let Err(e) = net.send(&t.to.target(), t.message.to_bytes()).await {
                 warn!(remote = %t.to.remote, error = %e, "send failed");
@@ -579,6 +606,60 @@ async fn core_loop(
             }
         }
     }
+}
+
+/// Resolves one next hop on its own task and sends the answer to the core loop.
+fn resolve(
+    resolver: Option<std::sync::Arc<sip_dns::Locator>>,
+    locator: front::NetLocator,
+    r: frontend::ResolveRequest,
+    to: tokio::sync::mpsc::UnboundedSender<(frontend::ResolveId, frontend::Resolved<Hop>)>,
+) {
+    let Some(resolver) = resolver else {
+        let d = diag::codes::TEMPORARILY_CANNOT_ROUTE.diagnostic();
+        let _ = to.send((
+            r.id,
+            frontend::Resolved::Failed {
+                diagnostic: d,
+                detail: "no DNS resolver runs".into(),
+            },
+        ));
+        return;
+    };
+    tokio::spawn(async move {
+        let result = match resolver.locate(&r.uri).await {
+            Ok(res) => {
+                let hops = locator.hops(&r.uri, &res.targets);
+                if hops.is_empty() {
+                    frontend::Resolved::Failed {
+                        diagnostic: diag::codes::TEMPORARILY_CANNOT_ROUTE.diagnostic(),
+                        detail: format!(
+                            "DNS gave {} but this server has no listener for their transports (queried {})",
+                            res.targets
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            res.queried
+                        ),
+                    }
+                } else {
+                    frontend::Resolved::Targets {
+                        hops,
+                        detail: format!("queried {}", res.queried),
+                    }
+                }
+            }
+            Err(e) => {
+                debug!(uri = %r.uri, error = %e, "next hop not resolved");
+                frontend::Resolved::Failed {
+                    diagnostic: e.diagnostic(),
+                    detail: e.to_string(),
+                }
+            }
+        };
+        let _ = to.send((r.id, result));
+    });
 }
 
 fn parse_aor(text: &str) -> Result<registrar::Aor, String> {
