@@ -1,8 +1,9 @@
 //! `convene up` end to end, as an admin and real peers see it: SIPp over UDP and TCP
 //! (OPTIONS; INVITE/ACK and an out-of-dialog BYE; UDP with packet loss), sipsak over TLS,
 //! malformed datagrams, a clean stop on SIGTERM, and Kamailio as another domain's server
-//! federated over mutual TLS. SIPp, sipsak and Kamailio come from Debian's sip-tester, sipsak,
-//! kamailio and kamailio-tls-modules packages, which `scripts/test` installs.
+//! federated over mutual TLS, baresip softphones calling over TLS, and dnsmasq as the DNS server.
+//! These come from Debian's sip-tester, sipsak, kamailio, kamailio-tls-modules, baresip-core and
+//! dnsmasq-base packages, which `scripts/test` installs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
@@ -2115,4 +2116,131 @@ fn next_hops_given_by_name_are_resolved_with_dns_and_fail_over() {
     // The server asked the test's DNS server, not the system's.
     let seen = dns.queries_seen().join("\n");
     assert!(seen.contains("_sip._tcp.partner.test"), "{seen}");
+}
+
+// --- a real softphone over TLS (issues 4 and 5) -------------------------------------------------
+
+/// One baresip (Debian's baresip-core) softphone for `user`, registering over TLS to `s`,
+/// answering calls by itself; sound through aubridge (no audio devices needed).
+fn baresip_dir(s: &Server, user: &str, sip_port: u16) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nsip_cafile {ca}\n\
+             audio_player aubridge,{user}\naudio_source aubridge,{user}\naudio_alert aubridge,{user}\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aubridge.so\n\
+             module_app account.so\nmodule_app menu.so\n",
+            ca = s.ca.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("accounts"),
+        format!(
+            "<sip:{user}@example.test;transport=tls>;auth_pass={user}-dev;outbound=\"sip:{tls};transport=tls\";answermode=auto;regint=600\n",
+            tls = s.tls
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Starts baresip on `dir` with extra arguments, its output in `dir/out.log`.
+fn baresip(dir: &Path, extra: &[&str]) -> Child {
+    tool("baresip")
+        .arg("-f")
+        .arg(dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.join("out.log")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("err.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to `secs` for `needle` in baresip's output.
+fn baresip_says(dir: &Path, needle: &str, secs: u64) -> bool {
+    for _ in 0..secs * 10 {
+        let log = std::fs::read(dir.join("out.log")).unwrap_or_default();
+        if String::from_utf8_lossy(&log).contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Two real softphones register over TLS (Digest), alice calls bob, bob answers by himself,
+/// alice hangs up after a few seconds: INVITE, 180, 200, ACK and BYE all cross Convene over TLS,
+/// and bob is reached over the TLS connection he registered on. baresip 1.0's SIP stack answers
+/// only the first challenge, so the server offers MD5 first (as for SIPp).
+#[test]
+fn baresip_softphones_call_each_other_over_tls() {
+    let s = md5_server();
+    let bob = baresip_dir(&s, "bob", free_port());
+    let alice = baresip_dir(&s, "alice", free_port());
+    let mut bob_ua = baresip(bob.path(), &[]);
+    let registered = baresip_says(bob.path(), "bob@example.test: {0/TLS/v4} 200 OK", 15);
+    let out = |d: &tempfile::TempDir| {
+        String::from_utf8_lossy(&std::fs::read(d.path().join("out.log")).unwrap_or_default())
+            .into_owned()
+    };
+    if !registered {
+        let _ = bob_ua.kill();
+        let _ = bob_ua.wait();
+        panic!("bob did not register over TLS:\n{}", out(&bob));
+    }
+    // `-t 4`: alice quits (hanging up) four seconds after start.
+    let mut alice_ua = baresip(
+        alice.path(),
+        &["-e", "/dial sip:bob@example.test", "-t", "4"],
+    );
+    let mut alice_done = false;
+    for _ in 0..150 {
+        if alice_ua.try_wait().unwrap().is_some() {
+            alice_done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bob_hung_up = baresip_says(bob.path(), "terminated (duration:", 5);
+    for ua in [&mut alice_ua, &mut bob_ua] {
+        let _ = ua.kill();
+        let _ = ua.wait();
+    }
+    let (alice_log, bob_log) = (out(&alice), out(&bob));
+    assert!(alice_done, "alice's baresip did not quit:\n{alice_log}");
+    assert!(
+        alice_log.contains("alice@example.test: {0/TLS/v4} 200 OK"),
+        "alice did not register over TLS:\n{alice_log}"
+    );
+    assert!(
+        alice_log.contains("Call established: sip:bob@example.test"),
+        "alice's call was not established:\n{alice_log}"
+    );
+    assert!(
+        bob_log.contains("Call established: sip:alice@example.test"),
+        "{bob_log}"
+    );
+    assert!(bob_hung_up, "bob never saw the BYE:\n{bob_log}");
+    let trace = trace_containing(&s, "received INVITE sip:bob@example.test");
+    for line in [
+        "over TLS",
+        "authenticated as sip:alice@example.test",
+        "180 from sip:bob",
+        "200 from sip:bob",
+        "ACK forwarded to",
+        "received BYE",
+    ] {
+        assert!(trace.contains(line), "missing {line:?} in\n{trace}");
+    }
+    assert!(
+        trace.lines().rev().take(3).any(|l| l.contains("200 from")),
+        "the BYE was not answered:\n{trace}"
+    );
 }
