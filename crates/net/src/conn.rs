@@ -30,7 +30,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, mut rx) = mpsc::channel::<Bytes>(shared.limits.send_queue);
-    let id = shared.register(proto, remote, tx.clone());
+    let id = shared.register(proto, remote, tx.clone(), peer.clone());
     debug!(conn = %id, %proto, %remote, "connection open");
     let (mut rd, mut wr) = tokio::io::split(stream);
     let writer = tokio::spawn(async move {

@@ -266,6 +266,27 @@ struct ConnHandle {
     tx: mpsc::Sender<Bytes>,
     remote: SocketAddr,
     proto: Proto,
+    /// The peer's verified certificate (TLS), checked before the connection carries a request
+    /// meant for a name.
+    peer: Option<Arc<PeerIdentity>>,
+}
+
+impl ConnHandle {
+    /// Whether a request for TLS server `name` may go over this connection: only when the
+    /// peer's verified certificate names it, as a new connection's handshake would require
+    /// (RFC 5922 §4; RFC 5923 §5 asks the same before reusing a connection). Without a name
+    /// (an address-only target) any connection to the address will do.
+    fn serves(&self, name: Option<&str>) -> bool {
+        match (self.proto, name) {
+            (Proto::Tls, Some(name)) => self.peer.as_ref().is_some_and(|p| match name
+                .parse::<std::net::IpAddr>(
+            ) {
+                Ok(ip) => p.ips.contains(&ip),
+                Err(_) => p.names(name),
+            }),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -511,7 +532,10 @@ impl Net {
             return Some(h.tx.clone());
         }
         let id = t.by_remote.get(&(to.proto, to.addr))?;
-        t.by_id.get(id).map(|h| h.tx.clone())
+        t.by_id
+            .get(id)
+            .filter(|h| h.serves(to.server_name.as_deref()))
+            .map(|h| h.tx.clone())
     }
 
     async fn connect(&self, to: &Target) -> Result<mpsc::Sender<Bytes>, SendError> {
@@ -593,10 +617,19 @@ impl Shared {
         proto: Proto,
         remote: SocketAddr,
         tx: mpsc::Sender<Bytes>,
+        peer: Option<Arc<PeerIdentity>>,
     ) -> ConnId {
         let id = ConnId(self.next_id.fetch_add(1, Ordering::Relaxed));
         if let Ok(mut t) = self.conns.lock() {
-            t.by_id.insert(id, ConnHandle { tx, remote, proto });
+            t.by_id.insert(
+                id,
+                ConnHandle {
+                    tx,
+                    remote,
+                    proto,
+                    peer,
+                },
+            );
             t.by_remote.insert((proto, remote), id);
         }
         id

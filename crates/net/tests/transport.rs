@@ -353,6 +353,39 @@ async fn a_client_certificate_without_client_auth_eku_is_refused_and_explained()
     assert_eq!(server.stats().handshake_failures.load(Ordering::Relaxed), 1);
 }
 
+/// An open TLS connection carries requests only for names its certificate holds: a request
+/// for another name at the same address gets its own handshake (which fails here), never the
+/// connection verified for someone else (RFC 5922 §4).
+#[tokio::test]
+async fn a_tls_connection_is_reused_only_for_names_its_certificate_holds() {
+    let pki = Pki::new();
+    let (server, mut srx, client, _crx) =
+        tls_pair(&pki, vec![ExtendedKeyUsagePurpose::ClientAuth]).await;
+    let addr = server.local_addr(Proto::Tls).unwrap();
+    let mut to = Target::new(Proto::Tls, addr);
+    to.server_name = Some("FE.example.test".into());
+    client.send(&to, Bytes::from_static(OPTIONS)).await.unwrap();
+    client.send(&to, Bytes::from_static(OPTIONS)).await.unwrap();
+    let (r1, r2) = (next_received(&mut srx).await, next_received(&mut srx).await);
+    assert_eq!(r1.conn, r2.conn, "the same name reuses the connection");
+    assert_eq!(client.open_connections(), 1);
+    let mut other = to.clone();
+    other.server_name = Some("other.example.test".into());
+    let err = client
+        .send(&other, Bytes::from_static(OPTIONS))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not name the host"), "{err}");
+    // By address alone (no name to check), the open connection still serves.
+    let mut bare = to.clone();
+    bare.server_name = None;
+    client
+        .send(&bare, Bytes::from_static(OPTIONS))
+        .await
+        .unwrap();
+    assert_eq!(next_received(&mut srx).await.conn, r1.conn);
+}
+
 #[tokio::test]
 async fn a_server_certificate_for_another_name_is_refused_by_the_client() {
     let pki = Pki::new();
