@@ -122,6 +122,14 @@ pub enum NetEvent {
         /// Why.
         reason: CloseReason,
     },
+    /// A message handed to [`Net::submit`] could not be sent after all (its connection could
+    /// not be made); `tag` is the one given with it.
+    SendFailed {
+        /// The caller's tag.
+        tag: u64,
+        /// Why.
+        error: Arc<SendError>,
+    },
 }
 
 /// Where to send a message.
@@ -249,6 +257,10 @@ pub enum SendError {
     /// The connection closed before the message was written.
     #[error("connection to {0} closed")]
     Closed(SocketAddr),
+    /// The peer is not reading: its connection's send queue is full (or too many messages
+    /// wait for the connection being made). Nothing waits on a slow peer.
+    #[error("{0} is not reading: its send queue is full")]
+    Congested(SocketAddr),
     /// A socket error.
     #[error("send to {addr} failed: {source}")]
     Io {
@@ -289,6 +301,27 @@ impl ConnHandle {
     }
 }
 
+/// A message waiting for its connection, with the caller's tag.
+type Queued = (Bytes, Option<u64>);
+
+/// Where a connection goes, with the TLS name it must be verified for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ConnKey {
+    proto: Proto,
+    addr: SocketAddr,
+    name: Option<String>,
+}
+
+impl ConnKey {
+    fn of(to: &Target) -> ConnKey {
+        ConnKey {
+            proto: to.proto,
+            addr: to.addr,
+            name: to.server_name.as_ref().map(|n| n.to_ascii_lowercase()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct ConnTable {
     by_id: HashMap<ConnId, ConnHandle>,
@@ -300,6 +333,8 @@ pub(crate) struct Shared {
     /// send cost 4 % of the CPU under REGISTER load).
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
     conns: Mutex<ConnTable>,
+    /// Messages waiting for a connection being made, by where it goes (with the TLS name).
+    connecting: Mutex<HashMap<ConnKey, Vec<Queued>>>,
     next_id: AtomicU64,
     events: mpsc::Sender<NetEvent>,
     limits: Limits,
@@ -376,6 +411,7 @@ impl Net {
         let shared = Arc::new(Shared {
             udp: udp.clone(),
             conns: Mutex::new(ConnTable::default()),
+            connecting: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             events,
             conn_slots: Arc::new(Semaphore::new(cfg.limits.max_connections)),
@@ -466,6 +502,84 @@ impl Net {
                 tx.send(data).await.map_err(|_| SendError::Closed(to.addr))
             }
         }
+    }
+
+    /// Sends without ever waiting on a peer (the caller may be the one task serving every
+    /// peer): UDP at once; over an open connection into its bounded queue
+    /// ([`SendError::Congested`] when full); otherwise the connection is made in the background
+    /// with the message (and any others for the same peer meanwhile) queued behind it. A failure
+    /// found later comes back as [`NetEvent::SendFailed`] with `tag`, when one was given.
+    pub async fn submit(
+        &self,
+        to: &Target,
+        data: Bytes,
+        tag: Option<u64>,
+    ) -> Result<(), SendError> {
+        if to.proto == Proto::Udp {
+            return self.send(to, data).await;
+        }
+        let key = ConnKey::of(to);
+        {
+            let Ok(mut waiting) = self.shared.connecting.lock() else {
+                return Err(SendError::Closed(to.addr));
+            };
+            if let Some(queue) = waiting.get_mut(&key) {
+                // Behind a connection being made: keep the order.
+                if queue.len() >= self.shared.limits.send_queue {
+                    return Err(SendError::Congested(to.addr));
+                }
+                queue.push((data, tag));
+                return Ok(());
+            }
+            if let Some(tx) = self.find_conn(to) {
+                return tx.try_send(data).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => SendError::Congested(to.addr),
+                    mpsc::error::TrySendError::Closed(_) => SendError::Closed(to.addr),
+                });
+            }
+            waiting.insert(key.clone(), vec![(data, tag)]);
+        }
+        let net = self.clone();
+        let to = to.clone();
+        tokio::spawn(async move {
+            let made = net.connect(&to).await;
+            let queued = net
+                .shared
+                .connecting
+                .lock()
+                .ok()
+                .and_then(|mut w| w.remove(&key))
+                .unwrap_or_default();
+            let error = match made {
+                Ok(tx) => {
+                    let mut failed = Vec::new();
+                    for (data, tag) in queued {
+                        if tx.try_send(data).is_err() {
+                            failed.extend(tag);
+                        }
+                    }
+                    let e = Arc::new(SendError::Congested(to.addr));
+                    for tag in failed {
+                        let ev = NetEvent::SendFailed {
+                            tag,
+                            error: e.clone(),
+                        };
+                        let _ = net.shared.events.send(ev).await;
+                    }
+                    return;
+                }
+                Err(e) => Arc::new(e),
+            };
+            debug!(to = %to.addr, error = %error, "connection not made");
+            for tag in queued.into_iter().filter_map(|(_, t)| t) {
+                let ev = NetEvent::SendFailed {
+                    tag,
+                    error: error.clone(),
+                };
+                let _ = net.shared.events.send(ev).await;
+            }
+        });
+        Ok(())
     }
 
     /// Takes over a stream another listener accepted (the shared 443 port hands SIP

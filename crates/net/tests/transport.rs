@@ -43,7 +43,7 @@ async fn next_received(rx: &mut mpsc::Receiver<NetEvent>) -> Received {
             .expect("channel open")
         {
             NetEvent::Received(r) => return r,
-            NetEvent::Closed { .. } => continue,
+            NetEvent::Closed { .. } | NetEvent::SendFailed { .. } => continue,
         }
     }
 }
@@ -56,7 +56,7 @@ async fn next_closed(rx: &mut mpsc::Receiver<NetEvent>) -> CloseReason {
             .expect("channel open")
         {
             NetEvent::Closed { reason, .. } => return reason,
-            NetEvent::Received(_) => continue,
+            NetEvent::Received(_) | NetEvent::SendFailed { .. } => continue,
         }
     }
 }
@@ -509,4 +509,150 @@ async fn the_server_picks_its_certificate_by_sni() {
         client.send(&to, Bytes::from_static(OPTIONS)).await.unwrap();
         assert_eq!(next_received(&mut srx).await.proto, Proto::Tls, "{name}");
     }
+}
+
+// --- sending without waiting on a peer --------------------------------------------------------
+
+async fn next_send_failure(rx: &mut mpsc::Receiver<NetEvent>) -> (u64, Arc<net::SendError>) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("event in time")
+            .expect("channel open")
+        {
+            NetEvent::SendFailed { tag, error } => return (tag, error),
+            _ => continue,
+        }
+    }
+}
+
+/// A connection that cannot be made (a TLS peer that never answers the handshake, a closed
+/// port) holds up nothing: `submit` returns at once, messages for that peer queue behind the
+/// attempt, other peers are served meanwhile, and each queued message's failure comes back
+/// with its tag.
+#[tokio::test]
+async fn submit_never_waits_for_a_connection_being_made() {
+    let pki = Pki::new();
+    let (silent_srv, _silent) = {
+        let l = tokio::net::TcpListener::bind(any()).await.unwrap();
+        let addr = l.local_addr().unwrap();
+        // Accepts and then says nothing: the TLS handshake hangs until the timeout.
+        let t = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        (addr, t)
+    };
+    let client_cert = pki.leaf(
+        "peer.partner.test",
+        vec![ExtendedKeyUsagePurpose::ClientAuth],
+    );
+    let (client, mut crx) = Net::start(Config {
+        tcp: vec![any()],
+        tls_client: Some(tls::client_config(pki.roots(), Some(client_cert)).unwrap()),
+        limits: Limits {
+            handshake_timeout: Duration::from_secs(3),
+            ..Limits::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let (other, mut orx) = tcp_net().await;
+    let mut stuck = Target::new(Proto::Tls, silent_srv);
+    stuck.server_name = Some("stuck.partner.test".into());
+    let start = tokio::time::Instant::now();
+    client
+        .submit(&stuck, Bytes::from_static(OPTIONS), Some(1))
+        .await
+        .unwrap();
+    client
+        .submit(&stuck, Bytes::from_static(OPTIONS), Some(2))
+        .await
+        .unwrap();
+    // Meanwhile another peer is reached.
+    let to_other = Target::new(Proto::Tcp, other.local_addr(Proto::Tcp).unwrap());
+    client
+        .submit(&to_other, Bytes::from_static(OPTIONS), Some(3))
+        .await
+        .unwrap();
+    let r = next_received(&mut orx).await;
+    assert!(r.data.starts_with(b"OPTIONS"));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "the other peer was served while the handshake was still pending"
+    );
+    let mut failed = [
+        next_send_failure(&mut crx).await,
+        next_send_failure(&mut crx).await,
+    ];
+    failed.sort_by_key(|(t, _)| *t);
+    assert_eq!(
+        failed.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(
+        failed[0].1.to_string().contains("timed out"),
+        "{}",
+        failed[0].1
+    );
+    // A closed port fails the same way, reported with its tag.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    client
+        .submit(
+            &Target::new(Proto::Tcp, closed),
+            Bytes::from_static(OPTIONS),
+            Some(7),
+        )
+        .await
+        .unwrap();
+    let (tag, e) = next_send_failure(&mut crx).await;
+    assert_eq!(tag, 7);
+    assert!(matches!(*e, net::SendError::Connect { .. }), "{e}");
+}
+
+/// A peer that stops reading fills its connection's bounded queue; then `submit` says so at
+/// once instead of waiting (the caller serves every other peer too).
+#[tokio::test]
+async fn a_peer_that_stops_reading_gets_congested_not_waited_for() {
+    let l = tokio::net::TcpListener::bind(any()).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let reader = tokio::spawn(async move {
+        // Accepts and never reads.
+        let (s, _) = l.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(s);
+    });
+    let (client, _crx) = tcp_net().await;
+    let to = Target::new(Proto::Tcp, addr);
+    let big = Bytes::from(vec![b'x'; 64 * 1024]);
+    let mut congested_after = None;
+    for i in 0..4000 {
+        let r = tokio::time::timeout(
+            Duration::from_secs(2),
+            client.submit(&to, big.clone(), None),
+        )
+        .await
+        .expect("submit never waits on the peer");
+        if let Err(e) = r {
+            assert!(
+                matches!(e, net::SendError::Congested(a) if a == addr),
+                "{e}"
+            );
+            congested_after = Some(i);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let n = congested_after.expect("the queue filled up");
+    assert!(
+        n >= 256,
+        "at least the queue's 256 messages were taken first: {n}"
+    );
+    reader.abort();
 }

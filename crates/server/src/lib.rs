@@ -519,7 +519,7 @@ async fn core_loop(
                                 fe.handle_message(now(), msg, hop);
                             }
                             Err(Outcome::Reply(bytes)) => {
-                                if let Err(e) = net.send(&Target::reply_to(&r), bytes).await {
+                                if let Err(e) = net.submit(&Target::reply_to(&r), bytes, None).await {
                                     warn!(remote = %r.remote, error = %e, "cannot send 400");
                                 }
                             }
@@ -533,6 +533,10 @@ async fn core_loop(
                             fe.record(now(), &format!("tls:{}", remote.ip()), format!("TLS handshake from {remote} failed: {why}"));
                         }
                         fe.flow_closed(now(), registrar::FlowId(conn.0));
+                    }
+                    NetEvent::SendFailed { tag, error } => {
+                        warn!(error = %error, "send failed");
+                        fe.handle_transport_error(now(), sip_txn::TxnId(tag), transport_error(&error));
                     }
                 }
             }
@@ -586,25 +590,30 @@ async fn core_loop(
                 resolved_tx.clone(),
             );
         }
+        // Nothing here waits on a peer: a connection being made or a peer not reading never
+        // holds up the others (failures come back as NetEvent::SendFailed).
         while let Some(t) = fe.poll_transmit() {
-            if let Err(e) = net.send(&t.to.target(), t.message.to_bytes()).await {
+            let tag = t.txn.map(|x| x.0);
+            if let Err(e) = net.submit(&t.to.target(), t.message.to_bytes(), tag).await {
                 warn!(remote = %t.to.remote, error = %e, "send failed");
                 if let Some(txn) = t.txn {
-                    let err = match e {
-                        net::SendError::Connect { .. }
-                        | net::SendError::NoTransport(_)
-                        | net::SendError::ServerName(_) => {
-                            sip_txn::TransportError::Connect(e.to_string())
-                        }
-                        net::SendError::Closed(_) => sip_txn::TransportError::Closed(e.to_string()),
-                        net::SendError::Io { .. } => {
-                            sip_txn::TransportError::Datagram(e.to_string())
-                        }
-                    };
-                    fe.handle_transport_error(now(), txn, err);
+                    fe.handle_transport_error(now(), txn, transport_error(&e));
                 }
             }
         }
+    }
+}
+
+/// What a failed send means to the transaction that made it (RFC 3261 §17.1.4, §18.4).
+fn transport_error(e: &net::SendError) -> sip_txn::TransportError {
+    match e {
+        net::SendError::Connect { .. }
+        | net::SendError::NoTransport(_)
+        | net::SendError::ServerName(_) => sip_txn::TransportError::Connect(e.to_string()),
+        net::SendError::Closed(_) | net::SendError::Congested(_) => {
+            sip_txn::TransportError::Closed(e.to_string())
+        }
+        net::SendError::Io { .. } => sip_txn::TransportError::Datagram(e.to_string()),
     }
 }
 
