@@ -1320,7 +1320,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 let contact = format!("{}:{port}", self.cfg.fqdn);
                 let resp = local::options_ok(req, &contact, from.via_transport(), &self.server);
                 self.note(now, &call_id, || "answered OPTIONS (keep-alive)".into());
-                self.respond(now, txn, resp);
+                // Made again from scratch for a retransmission, so nothing is kept for Timer J
+                // (stateless UAS behaviour, RFC 3261 §8.2.7): keep-alives cost no state.
+                let _ = self.layer.send_response_stateless(now.mono, txn, resp);
             }
             other => {
                 let d = codes::REQUEST_NOT_SERVED_YET

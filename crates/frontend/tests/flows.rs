@@ -579,6 +579,15 @@ fn options_to_the_server() {
             .unwrap()
             .contains(&sip_msg::Method::Message)
     );
+    // Stateless (RFC 3261 §8.2.7): no transaction is left waiting for Timer J, and a
+    // retransmission gets the same answer made again.
+    assert_eq!(n.fe.poll_timeout(), None);
+    let again = n.send(
+        "OPTIONS sip:127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bKo\nMax-Forwards: 70\nFrom: <sip:x@elsewhere.test>;tag=e\nTo: <sip:127.0.0.1>\nCall-ID: opt\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n",
+        "192.0.2.5:5060",
+    );
+    assert_eq!(again[0].1.status(), Some(200));
+    assert_eq!(again[0].1.to_bytes(), out[0].1.to_bytes());
 }
 
 // The in-dialog ACK and BYE follow the Record-Route we put in (loose routing, RFC 3261 §16.4).
