@@ -21,12 +21,13 @@ pub struct UpArgs {
     /// `tls:[::1]:5061`; repeat for several. Replaces the defaults (UDP/TCP 5060, TLS 5061 on 127.0.0.1).
     #[arg(long = "listen", value_parser = parse_listen)]
     listen: Vec<(Proto, SocketAddr)>,
-    /// Media relay listener as KIND:ADDR: `udp:` and `tcp:` for TURN (default 127.0.0.1:3478),
-    /// `mux:` for the shared port that carries SIP over TLS, HTTPS and MS-TURN (default
-    /// 127.0.0.1:4443; 443 in production). Repeat for several; replaces the defaults.
+    /// Media relay listener as KIND:ADDR: `udp:` and `tcp:` for TURN, `mux:` for the shared
+    /// port that carries SIP over TLS, HTTPS and MS-TURN. Repeat for several; replaces the
+    /// listen addresses of the topology's [relay] section (the demo's: UDP/TCP
+    /// 127.0.0.1:3478, shared 127.0.0.1:4443; 443 in production).
     #[arg(long = "relay-listen", value_parser = parse_relay_listen)]
     relay_listen: Vec<(RelayKind, SocketAddr)>,
-    /// Run no media relay and no shared port.
+    /// Run no media relay and no shared port, whatever the topology's [relay] says.
     #[arg(long, conflicts_with = "relay_listen")]
     no_relay: bool,
     /// Digest algorithms offered in challenges, most preferred first (RFC 8760 §2.4), e.g.
@@ -147,22 +148,39 @@ pub fn run(args: UpArgs) -> ExitCode {
         } else {
             args.listen
         };
+        // The relay of the topology's [relay] section; --relay-listen replaces its listen
+        // addresses (and runs a relay with defaults when the topology has none).
         let relay = if args.no_relay {
             None
+        } else if args.relay_listen.is_empty() {
+            topology.model.relay_plan()
         } else {
-            let mut r = server::relay::RelaySettings::demo();
-            if !args.relay_listen.is_empty() {
-                let pick = |k: RelayKind| {
-                    args.relay_listen
-                        .iter()
-                        .find(|(q, _)| *q == k)
-                        .map(|(_, a)| *a)
-                };
-                r.udp = pick(RelayKind::Udp);
-                r.tcp = pick(RelayKind::Tcp);
-                r.mux = pick(RelayKind::Mux);
-            }
-            Some(r)
+            let pick = |k: RelayKind| {
+                args.relay_listen
+                    .iter()
+                    .find(|(q, _)| *q == k)
+                    .map(|(_, a)| *a)
+            };
+            let (udp, tcp, shared) = (
+                pick(RelayKind::Udp),
+                pick(RelayKind::Tcp),
+                pick(RelayKind::Mux),
+            );
+            Some(match topology.model.relay_plan() {
+                Some(mut r) => {
+                    (r.udp, r.tcp, r.shared) = (udp, tcp, shared);
+                    r
+                }
+                None => {
+                    let realm = topology
+                        .deployment
+                        .domains
+                        .first()
+                        .cloned()
+                        .unwrap_or_default();
+                    server::relay::command_line_only(&realm, udp, tcp, shared)
+                }
+            })
         };
         let settings = server::Settings {
             data_dir: args.data,

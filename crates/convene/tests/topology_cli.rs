@@ -283,3 +283,65 @@ fn certificate_from_another_ca_or_missing_a_name_fails_check() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("fe.pem: fe.example.test: the certificate does not name `fe3.example.test` (subjectAltName); fix: reissue"), "{out}");
 }
+
+/// `topology check` validates `[relay]` with the other sections and describes it when valid;
+/// `topology show --json` never prints a TURN key.
+#[test]
+fn check_validates_the_relay_section_and_show_hides_its_keys() {
+    let o = convene(&["topology", "check", "topology/demo.toml"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("[relay]: listens on udp 127.0.0.1:3478, tcp 127.0.0.1:3478, shared 127.0.0.1:4443; relays from 127.0.0.1 and ::1 ports 49152-49999"),
+        "{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("relay.toml");
+    let demo = std::fs::read_to_string(workspace().join("topology/demo.toml")).unwrap();
+    // A relay problem and another section's problem, both reported.
+    let broken = demo
+        .replace("min_port = 49152", "min_port = 60000")
+        .replace("site = \"HQ\"", "site = \"HQX\"");
+    std::fs::write(&file, &broken).unwrap();
+    let f = file.to_str().unwrap();
+    let o = convene(&["topology", "check", f]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let at = |text: &str, needle: &str| {
+        let line = text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+        format!("{f}:{line}:")
+    };
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&at(&broken, "site = ")) && l.contains("pool[0].site")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with(&at(&broken, "max_port"))
+            && l.contains("relay.max_port: the relayed port range 60000-49999 is empty")),
+        "{out}"
+    );
+    // A password in clear is refused with the way to write its key instead.
+    let broken = demo.replace(
+        "key_md5 = \"36e7466b8e55005496e5b3a11383b695\"",
+        "password = \"turnpass\"",
+    );
+    std::fs::write(&file, &broken).unwrap();
+    let o = convene(&["topology", "check", f]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&at(&broken, "password = "))
+                && l.contains("relay.user[0].password")
+                && l.contains("fix: never write a password into the topology: give key_md5")),
+        "{out}"
+    );
+
+    let o = convene(&["topology", "show", "topology/demo.toml", "--json"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["relay"]["user"][0]["username"], "turnuser");
+    assert_eq!(v["relay"]["user"][0]["key_md5"], "(set)");
+    assert!(!text.contains("36e7466b8e55005496e5b3a11383b695"));
+}

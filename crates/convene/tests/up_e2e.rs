@@ -2244,3 +2244,220 @@ fn baresip_softphones_call_each_other_over_tls() {
         "the BYE was not answered:\n{trace}"
     );
 }
+
+// --- Prometheus metrics on the admin listener (issue 9) ------------------------------------
+
+/// `GET path` on the admin listener without a token; returns the whole HTTP answer.
+fn admin_get(s: &Server, path: &str) -> String {
+    use std::io::{Read, Write};
+    let endpoint: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s._data.path().join("admin.json")).unwrap())
+            .unwrap();
+    let host = endpoint["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The value of one series (`name` or `name{labels}`) in a Prometheus exposition.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// coturn's `turnutils_uclient` against the relay: `clients` allocations each sending 20
+/// messages of 120 bytes to `turnutils_peer` (echo) through channels; returns its output and
+/// whether it succeeded.
+fn uclient(s: &Server, user: &str, pass: &str, clients: u32) -> (String, bool) {
+    uclient_with(s, "127.0.0.1", user, pass, clients, &[])
+}
+
+/// [`uclient`] with the echo peer on `peer_ip` and extra `turnutils_uclient` options (`-x`:
+/// ask for an IPv6 relayed address); the relay's UDP address is `s.turn_udp`.
+fn uclient_with(
+    s: &Server,
+    peer_ip: &str,
+    user: &str,
+    pass: &str,
+    clients: u32,
+    extra: &[&str],
+) -> (String, bool) {
+    let peer_port = UdpSocket::bind((peer_ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut peer = tool("turnutils_peer")
+        .args(["-L", peer_ip, "-p", &peer_port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = tool("timeout")
+        .args([
+            "30",
+            "turnutils_uclient",
+            "-u",
+            user,
+            "-w",
+            pass,
+            "-n",
+            "20",
+        ])
+        .args(["-m", &clients.to_string(), "-l", "120", "-z", "5"])
+        .args(extra)
+        .args(["-p", &s.turn_udp.port().to_string(), "-e", peer_ip])
+        .args(["-r", &peer_port.to_string(), &s.turn_udp.ip().to_string()])
+        .output()
+        .unwrap();
+    let _ = peer.kill();
+    let _ = peer.wait();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (text, out.status.success())
+}
+
+/// `/metrics` needs no token and exports every counter of `convene ctl stats` and the relay's;
+/// after a REGISTER, a refused TURN password and relayed traffic, the figures moved.
+#[test]
+fn metrics_follow_registrations_allocations_and_relayed_packets() {
+    let s = md5_server();
+    let first = admin_get(&s, "/metrics");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(
+        first
+            .to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{first}"
+    );
+    assert_eq!(
+        metric(&first, "convene_sip_registrations_total"),
+        Some(0.0),
+        "{first}"
+    );
+    assert_eq!(
+        metric(&first, "convene_turn_allocations_active"),
+        Some(0.0),
+        "{first}"
+    );
+    // Every line of `convene ctl stats` has its series, with HELP and TYPE.
+    for line in ctl(&s, &["stats"]).lines() {
+        let name = line.split_whitespace().next().unwrap();
+        let series = server::prometheus::SIP
+            .iter()
+            .find(|x| x.stat == name)
+            .unwrap_or_else(|| panic!("`{name}` of ctl stats is not exported"));
+        assert!(
+            first.contains(&format!("# HELP {} ", series.metric)),
+            "{first}"
+        );
+        assert!(
+            first.contains(&format!("# TYPE {} ", series.metric)),
+            "{first}"
+        );
+    }
+
+    register(&s, "u1", "alice", free_port());
+    let (text, ok) = uclient(&s, "turnuser", "wrong-password", 1);
+    assert!(!ok, "a wrong TURN password must not allocate:\n{text}");
+    let (text, ok) = uclient(&s, "turnuser", "turnpass", 2);
+    assert!(ok, "{text}");
+
+    // The relay publishes its counters about once a second.
+    let to_peer = "convene_turn_relayed_packets_total{direction=\"to_peer\"}";
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = admin_get(&s, "/metrics");
+        let to_client = "convene_turn_relayed_packets_total{direction=\"to_client\"}";
+        if metric(&text, to_peer).unwrap_or(0.0) >= 40.0
+            && metric(&text, to_client).unwrap_or(0.0) >= 40.0
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let m = |series: &str| metric(&text, series).unwrap_or_else(|| panic!("{series}:\n{text}"));
+    assert_eq!(m("convene_sip_registrations_total"), 1.0, "{text}");
+    assert_eq!(m("convene_sip_bindings"), 1.0, "{text}");
+    assert!(m("convene_sip_challenges_total") >= 1.0, "{text}");
+    assert!(
+        m("convene_sip_transactions_total{side=\"server\"}") >= 2.0,
+        "{text}"
+    );
+    // At least one allocation per client; the client ended some of them (LIFETIME 0) when it
+    // finished, and the gauge went down with them.
+    let total = m("convene_turn_allocations_total");
+    assert!(total >= 2.0, "{text}");
+    assert!(m("convene_turn_allocations_active") < total, "{text}");
+    // The wrong password was refused, and counted (the client retries it).
+    assert!(m("convene_turn_auth_failures_total") >= 1.0, "{text}");
+    // 2 clients x 20 messages each way, nothing lost, 120 bytes each.
+    let to_client = "convene_turn_relayed_packets_total{direction=\"to_client\"}";
+    assert_eq!(m(to_peer), 40.0, "{text}");
+    assert_eq!(m(to_client), 40.0, "{text}");
+    for direction in ["to_peer", "to_client"] {
+        assert_eq!(
+            m(&format!(
+                "convene_turn_relayed_bytes_total{{direction=\"{direction}\"}}"
+            )),
+            120.0 * 40.0,
+            "{text}"
+        );
+    }
+}
+
+/// IPv6 relaying (RFC 8656 §7.2 step 7, REQUESTED-ADDRESS-FAMILY): over a TURN listener on
+/// ::1, coturn's client asks for an IPv6 relayed address (`-x`) and relays to an echo peer on
+/// ::1 through the demo's relayed_ipv6 = "::1", losing nothing; the relay counted it.
+#[test]
+fn coturn_client_relays_over_ipv6_through_an_ipv6_relayed_address() {
+    let s = Server::start_in(
+        tempfile::tempdir().unwrap(),
+        &["--relay-listen", "udp:[::1]:0"],
+    );
+    assert!(s.turn_udp.is_ipv6(), "{}", s.turn_udp);
+    let (text, ok) = uclient_with(&s, "::1", "turnuser", "turnpass", 2, &["-x", "-v"]);
+    assert!(ok, "{text}");
+    // The client's own report (-v) of the XOR-RELAYED-ADDRESS it got.
+    assert!(text.contains("IPv6. Received relay addr: ::1:"), "{text}");
+    assert!(!text.contains("IPv4. Received relay addr"), "{text}");
+    let lost = text
+        .lines()
+        .find_map(|l| l.split("Total lost packets").nth(1))
+        .and_then(|a| a.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(lost, Some(0), "{text}");
+    // The relay counted what it relayed to the IPv6 peer.
+    let to_peer = "convene_turn_relayed_packets_total{direction=\"to_peer\"}";
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = admin_get(&s, "/metrics");
+        if metric(&metrics, to_peer).unwrap_or(0.0) >= 40.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        metric(&metrics, to_peer).unwrap_or(0.0) >= 40.0,
+        "{metrics}"
+    );
+}

@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/trusted-app-pools"),
     ("get", "/v1/trusted-apps"),
     ("post", "/v1/trusted-apps"),
+    ("get", crate::prometheus::PATH),
 ];
 
 /// What an admin client asks, as the core loop sees it.
@@ -175,11 +176,13 @@ pub fn ensure_token(data_dir: &Path) -> std::io::Result<String> {
 }
 
 /// Serves the API on `addr` (a loopback address) and writes `admin.json`; returns the task
-/// and the bound address.
+/// and the bound address. `/metrics` (without token, see [`crate::prometheus`]) reads the
+/// relay's counters from `relay_stats` when a relay runs.
 pub async fn serve(
     data_dir: &Path,
     addr: SocketAddr,
     commands: mpsc::Sender<Command>,
+    relay_stats: Option<tokio::sync::watch::Receiver<turn_proto::server::Stats>>,
 ) -> std::io::Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let token = ensure_token(data_dir)?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -190,7 +193,12 @@ pub async fn serve(
     };
     let text = serde_json::to_string_pretty(&endpoint).map_err(std::io::Error::other)?;
     crate::devcert::write_file(&data_dir.join(ENDPOINT_FILE), text.as_bytes(), false)?;
-    let app = router(Shared { token, commands });
+    let metrics = crate::prometheus::Source {
+        commands: commands.clone(),
+        relay: relay_stats,
+        exporter: std::sync::Arc::new(crate::prometheus::Exporter::new()),
+    };
+    let app = router(Shared { token, commands }).merge(crate::prometheus::router(metrics));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "admin API stopped");

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod devcert;
 pub mod front;
 pub mod live;
+pub mod prometheus;
 pub mod relay;
 pub mod responder;
 
@@ -273,13 +274,30 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let fe = front_end(&settings, &net)?;
     let (commands, command_rx) = tokio::sync::mpsc::channel(16);
     let admin_path = settings.data_dir.join(admin::ENDPOINT_FILE);
-    let (admin_task, admin_addr) =
-        admin::serve(&settings.data_dir, settings.admin_listen, commands.clone())
-            .await
-            .map_err(|source| StartError::Admin {
+    // The relay starts before the admin API, whose /metrics reads the relay's counters.
+    let relay = match &settings.relay {
+        Some(r) => Some(relay::start(r, &settings.data_dir, tls_mux, net.clone()).await?),
+        None => None,
+    };
+    let (admin_task, admin_addr) = match admin::serve(
+        &settings.data_dir,
+        settings.admin_listen,
+        commands.clone(),
+        relay.as_ref().map(|r| r.stats.clone()),
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(source) => {
+            if let Some(r) = &relay {
+                r.stop();
+            }
+            return Err(StartError::Admin {
                 addr: settings.admin_listen,
                 source,
-            })?;
+            });
+        }
+    };
     let task = tokio::spawn(core_loop(
         net.clone(),
         events,
@@ -287,10 +305,6 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         fe,
         command_rx,
     ));
-    let relay = match &settings.relay {
-        Some(r) => Some(relay::start(r, &settings.data_dir, tls_mux, net.clone()).await?),
-        None => None,
-    };
     Ok(Running {
         net,
         pki,

@@ -3,8 +3,7 @@
 //! to the SIP transports, HTTP to the web service (a placeholder until it exists), TURN to
 //! the relay.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::ops::RangeInclusive;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,47 +13,46 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 use turn_proto::classify::Protocol;
-use turn_proto::server::{IpRange, ServerConfig};
+use turn_proto::message::IntegrityKey;
+use turn_proto::server::{IpRange, ServerConfig, Stats};
 use turn_relay::{Handoff, Listeners, Mux, MuxStream};
 
-/// How the relay runs. The demo values: UDP/TCP 3478 and the shared port on TCP 4443 of
-/// 127.0.0.1 (443 in production), user `turnuser`/`turnpass` in realm `example.test`, and a
-/// shared secret for ephemeral credentials kept in the data directory.
-#[derive(Debug, Clone)]
-pub struct RelaySettings {
-    /// TURN over UDP.
-    pub udp: Option<SocketAddr>,
-    /// TURN over TCP.
-    pub tcp: Option<SocketAddr>,
-    /// The shared port (TLS with SIP or HTTP inside, MS-TURN pseudo-TLS, plain TURN).
-    pub mux: Option<SocketAddr>,
-    /// The address relayed ports are bound on and advertised with.
-    pub relay_ip: Ipv4Addr,
-    /// The relayed port range.
-    pub ports: RangeInclusive<u16>,
-    /// The realm of long-term credentials (RFC 8489 §9.2).
-    pub realm: String,
-    /// Long-term users.
-    pub users: Vec<(String, String)>,
-    /// Whether loopback and private peers may be relayed to (development only: coturn's
-    /// `denied-peer-ip` default refuses them).
-    pub allow_private_peers: bool,
-}
+/// How the relay runs: the `[relay]` section of the topology (the demo's: UDP/TCP 3478 and
+/// the shared port on TCP 4443 of 127.0.0.1, user `turnuser` in realm `example.test`, and
+/// ephemeral credentials from the shared secret in the data directory), with the command
+/// line's listen addresses in place of the section's when given.
+pub type RelaySettings = topology::RelayPlan;
 
-impl RelaySettings {
-    /// The demo relay on loopback.
-    pub fn demo() -> RelaySettings {
-        let lo = Ipv4Addr::LOCALHOST;
-        RelaySettings {
-            udp: Some(SocketAddr::from((lo, 3478))),
-            tcp: Some(SocketAddr::from((lo, 3478))),
-            mux: Some(SocketAddr::from((lo, 4443))),
-            relay_ip: lo,
-            ports: 49152..=49999,
-            realm: "example.test".into(),
-            users: vec![("turnuser".into(), "turnpass".into())],
-            allow_private_peers: true,
-        }
+/// Settings for a relay the command line asks for (`--relay-listen`) when the topology has
+/// no `[relay]` section: relayed addresses are the listen addresses' IPs, the realm is the
+/// first SIP domain, only ephemeral credentials are accepted, and loopback and private
+/// peers are denied (RFC 8656 §21.2.2).
+pub fn command_line_only(
+    realm: &str,
+    udp: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+    shared: Option<SocketAddr>,
+) -> RelaySettings {
+    let ips = || [udp, tcp, shared].into_iter().flatten().map(|a| a.ip());
+    RelaySettings {
+        udp,
+        tcp,
+        shared,
+        relayed_ipv4: ips().find_map(|ip| match ip {
+            IpAddr::V4(a) if !a.is_unspecified() => Some(a),
+            _ => None,
+        }),
+        relayed_ipv6: ips().find_map(|ip| match ip {
+            IpAddr::V6(a) if !a.is_unspecified() => Some(a),
+            _ => None,
+        }),
+        ports: topology::relay::DEFAULT_MIN_PORT..=topology::relay::DEFAULT_MAX_PORT,
+        max_allocations: topology::relay::DEFAULT_MAX_ALLOCATIONS,
+        max_allocations_per_user: topology::relay::DEFAULT_MAX_ALLOCATIONS_PER_USER,
+        denied_peers: IpRange::loopback_and_private(),
+        realm: realm.to_owned(),
+        ephemeral_credentials: true,
+        users: Vec::new(),
     }
 }
 
@@ -76,6 +74,8 @@ pub struct RelayHandle {
     /// Bound addresses: ("turn-udp" | "turn-tcp" | "mux", address).
     pub local: Vec<(&'static str, SocketAddr)>,
     stop: watch::Sender<bool>,
+    /// The relay core's counters, published about once a second.
+    pub stats: watch::Receiver<Stats>,
 }
 
 impl RelayHandle {
@@ -138,7 +138,7 @@ pub async fn start(
         listeners.tcp = Some(l);
     }
     let (handoff_tx, handoff_rx) = mpsc::channel(64);
-    if let Some(a) = settings.mux {
+    if let Some(a) = settings.shared {
         let l = TcpListener::bind(a).await.map_err(err("shared port", a))?;
         let bound = l.local_addr().map_err(err("shared port", a))?;
         local.push(("mux", bound));
@@ -156,32 +156,35 @@ pub async fn start(
     ))?;
     let mut cfg = ServerConfig::new(&settings.realm, secret);
     cfg.software = Some(format!("Convene/{}", env!("CARGO_PKG_VERSION")));
-    for (u, p) in &settings.users {
-        cfg.add_user(u, p);
+    for (u, key) in &settings.users {
+        cfg.credentials
+            .add_user_key(u, IntegrityKey::from_bytes(key.as_slice()));
     }
-    let shared = shared_secret(data_dir).map_err(err(
-        "secret file",
-        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-    ))?;
-    cfg.credentials.set_auth_secret(&shared);
-    cfg.relay_ipv4 = Some(settings.relay_ip);
+    if settings.ephemeral_credentials {
+        let shared = shared_secret(data_dir).map_err(err(
+            "secret file",
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        ))?;
+        cfg.credentials.set_auth_secret(&shared);
+    }
+    cfg.relay_ipv4 = settings.relayed_ipv4;
+    cfg.relay_ipv6 = settings.relayed_ipv6;
     cfg.relay_ports = settings.ports.clone();
-    cfg.denied_peers = if settings.allow_private_peers {
-        Vec::new()
-    } else {
-        IpRange::loopback_and_private()
-    };
+    cfg.max_allocations = settings.max_allocations;
+    cfg.max_allocations_per_user = settings.max_allocations_per_user;
+    cfg.denied_peers = settings.denied_peers.clone();
     let (stop, stop_rx) = watch::channel(false);
+    let (stats_tx, stats) = watch::channel(Stats::default());
     for (what, addr) in &local {
         info!(what, %addr, "relay listening");
     }
     tokio::spawn(async move {
-        match turn_relay::run(listeners, cfg, stop_rx).await {
+        match turn_relay::run_with_metrics(listeners, cfg, stop_rx, stats_tx).await {
             Ok(stats) => info!(?stats, "relay stopped"),
             Err(e) => warn!(error = %e, "relay failed"),
         }
     });
-    Ok(RelayHandle { local, stop })
+    Ok(RelayHandle { local, stop, stats })
 }
 
 /// What the shared port found that is not TURN: SIP goes to the SIP transports (the TLS is

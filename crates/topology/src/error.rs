@@ -105,7 +105,11 @@ impl<'a> Sink<'a> {
 
 fn toml_fix(message: &str, field: &str) -> String {
     let leaf = field.rsplit('.').next().unwrap_or(field);
-    if message.starts_with("unknown field") {
+    if message.starts_with("unknown field `password`") && field.starts_with("relay.") {
+        "never write a password into the topology: give key_md5 = hex of MD5(username \":\" \
+         realm \":\" password) (RFC 8489 §9.2.2), or use ephemeral credentials"
+            .to_owned()
+    } else if message.starts_with("unknown field") {
         "remove the key or correct its spelling to one of the keys listed".to_owned()
     } else if let Some(rest) = message.strip_prefix("missing field") {
         let key = rest.trim().trim_matches('`');

@@ -32,6 +32,8 @@ pub struct Topology {
     pub has_voice: bool,
     /// Whether an `[edge]` section is present (owned and checked by the `federation` crate).
     pub has_edge: bool,
+    /// `[relay]`: the media relay and the shared port; absent, no relay runs.
+    pub relay: Option<crate::relay::RelayConfig>,
 }
 
 // The top level: every section this file may have; anything else is a typo. The fields are
@@ -49,6 +51,7 @@ struct TopLevel {
     user: Option<IgnoredAny>,
     voice: Option<IgnoredAny>,
     edge: Option<IgnoredAny>,
+    relay: Option<IgnoredAny>,
 }
 
 // One wrapper per section: each reads its key and ignores the rest of the file.
@@ -68,6 +71,13 @@ section!(TrustedApps, trusted_application, TrustedApplicationConfig);
 section!(StaticRoutes, static_route, StaticRouteConfig);
 section!(Partners, federated_partner, FederatedPartnerConfig);
 section!(Users, user, UserConfig);
+
+// `[relay]` is one table, not an array.
+#[derive(Deserialize)]
+struct Relay {
+    #[serde(default)]
+    relay: Option<crate::relay::RelayConfig>,
+}
 
 fn read<T: DeserializeOwned>(sink: &mut Sink<'_>) -> Option<T> {
     match toml::from_str::<T>(sink.text) {
@@ -108,6 +118,7 @@ impl Topology {
             read::<Partners>(&mut sink).map(|s| t.federated_partners = s.federated_partner),
             read::<Users>(&mut sink).map(|s| t.users = s.user),
         ];
+        let relay = read::<Relay>(&mut sink);
         // Each check runs when the sections it refers to were read: a section that failed
         // to parse would otherwise show up as spurious "not defined" errors.
         let [domains, sites, pools, apps, routes, partners, users] = results.map(|r| r.is_some());
@@ -121,6 +132,10 @@ impl Topology {
             users,
         };
         crate::validate::validate(&t, &read, &mut sink);
+        if let Some(r) = relay.and_then(|r| r.relay) {
+            crate::relay::validate(&r, &mut sink);
+            t.relay = Some(r);
+        }
         if t.has_voice
             && let Err(e) = voice::Engine::from_topology_str(text, file)
         {
@@ -173,6 +188,13 @@ impl Topology {
             .iter()
             .map(|d| d.name.get_ref().to_ascii_lowercase())
             .collect()
+    }
+
+    /// The relay's settings from `[relay]` (`None` without the section), with the first SIP
+    /// domain as the default realm.
+    pub fn relay_plan(&self) -> Option<crate::relay::RelayPlan> {
+        let realm = self.domains().into_iter().next().unwrap_or_default();
+        self.relay.as_ref().and_then(|r| r.plan(&realm))
     }
 
     /// The pool a single-process server runs: the first pool with the front-end role.

@@ -275,6 +275,8 @@ fn allocate_without_credentials_is_challenged_401_with_realm_and_nonce() {
             .any(|a| matches!(a, Attribute::MessageIntegrity(_) | Attribute::Software(_)))
     );
     assert_eq!(h.server.allocation_count(), 0);
+    // A challenge is not an authentication failure.
+    assert_eq!(h.server.stats().auth_failures, 0);
 }
 
 #[test]
@@ -336,6 +338,8 @@ fn bad_credentials_are_401_and_missing_auth_attributes_400() {
     h.user = "nobody".into();
     let req = h.request(Method::ALLOCATE, vec![Attribute::RequestedTransport(17)]);
     assert_eq!(error_code(&h.exchange(&req)), Some(401));
+    // Both refusals count as authentication failures (metrics).
+    assert_eq!(h.server.stats().auth_failures, 2);
     // MESSAGE-INTEGRITY without NONCE: 400 (RFC 8489 §9.2.4).
     let tid = h.next_tid();
     let m = Message::new(Class::Request, Method::ALLOCATE, tid)

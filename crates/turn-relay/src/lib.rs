@@ -284,6 +284,9 @@ pub async fn run_with_metrics(
     let mut conns: HashMap<FiveTuple, Connection> = HashMap::new();
     let mut buf = vec![0u8; 65536];
     let mut published = Instant::now();
+    // Wakes the loop to publish the counters even when nothing arrives.
+    let mut tick = tokio::time::interval(METRICS_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = server.poll_timeout();
         let sleep = async {
@@ -323,6 +326,7 @@ pub async fn run_with_metrics(
                 }
             },
             () = sleep => server.handle_timeout(Instant::now()),
+            _ = tick.tick() => {}
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
                     break;

@@ -52,6 +52,9 @@ pub fn run(cmd: TopologyCommand) -> ExitCode {
                     if t.has_voice { ", [voice]" } else { "" },
                     if t.has_edge { ", [edge]" } else { "" },
                 );
+                if let Some(r) = t.relay_plan() {
+                    println!("{}", relay_line(&r));
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -200,7 +203,42 @@ fn text(t: &Topology) -> String {
     if t.has_edge {
         line("[edge]: present (convene ctl edge test)".to_owned());
     }
+    if let Some(r) = t.relay_plan() {
+        line(relay_line(&r));
+    }
     out
+}
+
+/// One line describing `[relay]` (user keys are never printed).
+fn relay_line(r: &topology::RelayPlan) -> String {
+    let listen = [("udp", r.udp), ("tcp", r.tcp), ("shared", r.shared)]
+        .iter()
+        .filter_map(|(k, a)| a.map(|a| format!("{k} {a}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let relayed = [
+        r.relayed_ipv4.map(|a| a.to_string()),
+        r.relayed_ipv6.map(|a| a.to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ");
+    format!(
+        "[relay]: listens on {listen}; relays from {relayed} ports {}-{}; quotas {} in total, {} per user; {} denied peer range(s); realm {}; {} long-term user(s){}",
+        r.ports.start(),
+        r.ports.end(),
+        r.max_allocations,
+        r.max_allocations_per_user,
+        r.denied_peers.len(),
+        r.realm,
+        r.users.len(),
+        if r.ephemeral_credentials {
+            ", ephemeral credentials"
+        } else {
+            ""
+        }
+    )
 }
 
 fn json(t: &Topology) -> ExitCode {
@@ -220,6 +258,18 @@ fn json(t: &Topology) -> ExitCode {
                         *h = serde_json::Value::String("(set)".to_owned());
                     }
                 }
+            }
+        }
+    }
+    // TURN long-term keys are password equivalents for the relay's realm too.
+    if let Some(users) = v
+        .get_mut("relay")
+        .and_then(|r| r.get_mut("user"))
+        .and_then(|u| u.as_array_mut())
+    {
+        for u in users {
+            if let Some(k) = u.get_mut("key_md5") {
+                *k = serde_json::Value::String("(set)".to_owned());
             }
         }
     }

@@ -42,6 +42,12 @@ impl Credentials {
         );
     }
 
+    /// Adds a long-term user by its stored key MD5(username:realm:password) (RFC 8489
+    /// §9.2.2), so the password itself need not be kept anywhere.
+    pub fn add_user_key(&mut self, username: &str, key: IntegrityKey) {
+        self.users.insert(username.to_owned(), key);
+    }
+
     /// Enables REST ephemeral credentials with coturn's shared secret.
     pub fn set_auth_secret(&mut self, secret: &[u8]) {
         self.auth_secret = Some(secret.to_vec());

@@ -160,6 +160,10 @@ pub struct Stats {
     pub dropped_no_permission: u64,
     /// Unauthenticated responses suppressed because they would amplify.
     pub dropped_amplification: u64,
+    /// Requests whose credentials were refused: a 401 to a request that carried
+    /// MESSAGE-INTEGRITY (wrong key, unknown user, expired ephemeral username; RFC 8489
+    /// §9.2.4). A first request without credentials is challenged, not counted.
+    pub auth_failures: u64,
 }
 
 /// Server settings; build once, then hand to [`Server::new`].
@@ -1481,6 +1485,16 @@ impl<B: RelayBinder> Server<B> {
 
     fn reply_error(&mut self, _now: Instant, req: &Req<'_>, e: ErrorReply) {
         self.stats.error_responses += 1;
+        if e.code == 401
+            && req.msg.attributes.iter().any(|a| {
+                matches!(
+                    a,
+                    Attribute::MessageIntegrity(_) | Attribute::MessageIntegritySha256(_)
+                )
+            })
+        {
+            self.stats.auth_failures += 1;
+        }
         let mut attrs = vec![Attribute::ErrorCode {
             code: e.code,
             reason: reason_phrase(e.code).to_owned(),
