@@ -782,12 +782,9 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let mut targets = Vec::new();
         for b in &bindings {
             match self.hop_for(b) {
-                Some((hop, uri, routes)) => targets.push(Target::new(
-                    Next::Hop(hop),
-                    Some(uri),
-                    routes,
-                    b.contact.clone(),
-                )),
+                Some((hop, uri, routes)) => {
+                    targets.push(Target::new(hop, Some(uri), routes, b.contact.clone()))
+                }
                 None => {
                     let contact = b.contact.clone();
                     self.note(now, &call_id, || format!("cannot reach contact {contact}"));
@@ -944,8 +941,8 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
 
     /// The transport, Request-URI and Route set for a binding: its outbound flow or the
     /// connection it registered over while open (RFC 5626 §5.3), else its Path (RFC 3327
-    /// §5.3) or contact address.
-    fn hop_for(&self, b: &Binding) -> Option<(P, Uri, Vec<String>)> {
+    /// §5.3) or contact address (a host name there is resolved with DNS, RFC 3263).
+    fn hop_for(&self, b: &Binding) -> Option<(Next<P>, Uri, Vec<String>)> {
         let uri = Uri::parse(&b.contact).ok()?;
         let flow_hop = b
             .flow
@@ -954,14 +951,14 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         if let Some(hop) = flow_hop
             && b.path.is_empty()
         {
-            return Some((hop, uri, Vec::new()));
+            return Some((Next::Hop(hop), uri, Vec::new()));
         }
         if let Some(first) = b.path.first() {
             let na = sip_msg::parse_one::<NameAddr>(first).ok()?;
-            let hop = self.locator.locate(na.uri.as_sip()?)?;
+            let hop = self.next_hop(&na.uri)?;
             return Some((hop, uri, b.path.clone()));
         }
-        let hop = self.locator.locate(uri.as_sip()?)?;
+        let hop = self.next_hop(&uri)?;
         Some((hop, uri, Vec::new()))
     }
 
@@ -1848,11 +1845,15 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 Aor::from_uri(&next)
                     .and_then(|a| self.registrar.lookup(now.wall(), &a).into_iter().next())
             });
+            // Forwarded statelessly, so only a contact reachable without DNS.
             binding
                 .and_then(|b| self.hop_for(&b))
-                .map(|(hop, uri, routes)| {
-                    uri_change = Some((uri, routes));
-                    hop
+                .and_then(|(hop, uri, routes)| match hop {
+                    Next::Hop(hop) => {
+                        uri_change = Some((uri, routes));
+                        Some(hop)
+                    }
+                    Next::Resolve(_) => None,
                 })
         } else if popped > 0 {
             next.as_sip().and_then(|s| self.locator.locate(s))

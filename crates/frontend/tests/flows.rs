@@ -929,3 +929,28 @@ fn a_cancel_during_resolution_ends_the_call_without_a_branch() {
     assert!(!out.iter().any(|(_, m)| m.is_request()), "{out:?}");
     assert_eq!(upstream_final(&out).unwrap().status(), Some(487));
 }
+
+// A contact registered with a host name (some clients do) is resolved like any next hop.
+#[test]
+fn a_contact_given_by_host_name_is_resolved() {
+    let mut n = Net::new();
+    let r = n.register("bob", "bob-pc.partner.test:5070", BOB1, "bob-dev");
+    assert_eq!(r.status(), Some(200));
+    n.invite("sip:bob@example.test", "dns-5");
+    let asked = n.resolutions();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].uri.to_string(), "sip:bob@bob-pc.partner.test:5070");
+    let out = n.answer(
+        &asked[0],
+        Resolved::Targets {
+            hops: vec![udp("192.0.2.90:5070")],
+            detail: "A bob-pc.partner.test".into(),
+        },
+    );
+    let (hop, inv) = out.iter().find(|(_, m)| m.is_request()).unwrap();
+    assert_eq!(*hop, udp("192.0.2.90:5070"));
+    assert_eq!(
+        inv.uri().unwrap().to_string(),
+        "sip:bob@bob-pc.partner.test:5070"
+    );
+}
