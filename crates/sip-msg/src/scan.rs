@@ -321,13 +321,16 @@ impl<'a> Scanner<'a> {
     ) -> Result<(Params<'a>, bool)> {
         let start = self.pos;
         let mut ok = true;
+        let mut quoted = false;
         while self.eat_sep(b';') {
             let p = self.param_ref()?;
+            quoted |= p.quoted;
             ok &= check(&p);
         }
         Ok((
             Params {
                 raw: self.since(start),
+                quoted,
             },
             ok,
         ))
@@ -482,12 +485,22 @@ pub(crate) fn unquote(raw: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Params<'a> {
     raw: &'a str,
+    /// Whether a value is a quoted-string (which may hold `;` or `=`): then reading needs the
+    /// scanner; otherwise the checked text splits on `;` and `=`.
+    quoted: bool,
 }
 
 impl<'a> Params<'a> {
     /// The parameters in order.
     pub fn iter(&self) -> ParamIter<'a> {
-        ParamIter(Scanner::over(self.raw, Part::ExtensionHeader))
+        if self.quoted {
+            ParamIter(IterState::Scan(Scanner::over(
+                self.raw,
+                Part::ExtensionHeader,
+            )))
+        } else {
+            ParamIter(IterState::Plain(self.raw))
+        }
     }
 
     /// The parameter `name`, compared ASCII case-insensitively (RFC 3261 §7.3.1).
@@ -532,15 +545,60 @@ impl<'a> IntoIterator for Params<'a> {
 
 /// The parameters of a [`Params`], in order.
 #[derive(Debug, Clone)]
-pub struct ParamIter<'a>(Scanner<'a>);
+pub struct ParamIter<'a>(IterState<'a>);
+
+#[derive(Debug, Clone)]
+enum IterState<'a> {
+    /// No quoted-string: the rest of the checked text, split on `;` and `=`.
+    Plain(&'a str),
+    /// Quoted-strings: scanned with the grammar.
+    Scan(Scanner<'a>),
+}
+
+/// `s` without leading and trailing LWS.
+#[inline]
+fn trim_lws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let lws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let start = b.iter().position(|c| !lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !lws(c)).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or("")
+}
 
 impl<'a> Iterator for ParamIter<'a> {
     type Item = ParamRef<'a>;
     fn next(&mut self) -> Option<ParamRef<'a>> {
-        if self.0.eat_sep(b';') {
-            self.0.param_ref().ok()
-        } else {
-            None
+        match &mut self.0 {
+            IterState::Scan(sc) => {
+                if sc.eat_sep(b';') {
+                    sc.param_ref().ok()
+                } else {
+                    None
+                }
+            }
+            IterState::Plain(rest) => {
+                // The text was checked as `*(SEMI generic-param)` with no quoted-string, so
+                // neither a name nor a value holds `;` or `=` (RFC 3261 §25.1 gen-value).
+                let b = rest.as_bytes();
+                let start = b.iter().position(|&c| c == b';')? + 1;
+                let (mut eq, mut end) = (None, b.len());
+                for (i, &c) in b.iter().enumerate().skip(start) {
+                    if c == b';' {
+                        end = i;
+                        break;
+                    }
+                    if c == b'=' && eq.is_none() {
+                        eq = Some(i);
+                    }
+                }
+                let piece = |a: usize, z: usize| trim_lws(rest.get(a..z).unwrap_or(""));
+                let p = match eq {
+                    Some(e) => ParamRef::new(piece(start, e), Some(piece(e + 1, end)), false),
+                    None => ParamRef::new(piece(start, end), None, false),
+                };
+                *rest = rest.get(end..).unwrap_or("");
+                Some(p)
+            }
         }
     }
 }

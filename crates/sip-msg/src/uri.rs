@@ -812,12 +812,43 @@ pub(crate) fn parse_host<'a>(sc: &mut Scanner<'a>) -> Result<HostRef<'a>> {
     }
     let name = sc.since(start);
     if all_digits {
-        return name
-            .parse::<Ipv4Addr>()
+        return ipv4(name)
             .map(HostRef::V4)
             .map_err(|_| ParseError::syntax(start, Part::Uri, "expected a valid IPv4 address"));
     }
     Ok(HostRef::Domain(name))
+}
+
+/// RFC 3261 §25.1 `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each
+/// at most 255 and without a leading zero (as `Ipv4Addr`'s parser reads it).
+pub(crate) fn ipv4(s: &str) -> std::result::Result<Ipv4Addr, ()> {
+    let mut octets = [0u8; 4];
+    let (mut i, mut n, mut digits) = (0usize, 0u16, 0u8);
+    for &c in s.as_bytes() {
+        if c == b'.' {
+            if digits == 0 || i == 3 {
+                return Err(());
+            }
+            octets[i] = n as u8;
+            (i, n, digits) = (i + 1, 0, 0);
+        } else if c.is_ascii_digit() {
+            if digits == 3 || (digits == 1 && n == 0) {
+                return Err(()); // four digits, or a leading zero
+            }
+            n = n * 10 + u16::from(c - b'0');
+            if n > 255 {
+                return Err(());
+            }
+            digits += 1;
+        } else {
+            return Err(());
+        }
+    }
+    if i != 3 || digits == 0 {
+        return Err(());
+    }
+    octets[3] = n as u8;
+    Ok(Ipv4Addr::from(octets))
 }
 
 /// RFC 3966 telephone-uri after `tel:`.
@@ -1023,6 +1054,25 @@ mod tests {
             sip("sip:user@[2001:db8:::192.0.2.1]").host,
             Host::V6("2001:db8::192.0.2.1".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn ipv4_reads_like_the_std_parser() {
+        for s in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..3.4",
+            "1.2.3.",
+            "1234.1.1.1",
+            "",
+        ] {
+            assert_eq!(ipv4(s).ok(), s.parse::<Ipv4Addr>().ok(), "{s}");
+        }
     }
 
     #[test]

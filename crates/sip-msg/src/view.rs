@@ -110,10 +110,8 @@ fn via_param_ok(name: &str, v: Option<&str>) -> bool {
         v.is_some_and(|v| v.parse::<u8>().is_ok())
     } else if is("received") {
         v.is_some_and(|v| {
-            v.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok()
+            let a = v.trim_start_matches('[').trim_end_matches(']');
+            crate::uri::ipv4(a).is_ok() || a.parse::<std::net::Ipv6Addr>().is_ok()
         })
     } else if is("branch") || is("maddr") {
         v.is_some()
