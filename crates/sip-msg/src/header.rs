@@ -130,17 +130,22 @@ fn is_name(name: &[u8], i: usize) -> bool {
     if canon.len() != name.len() {
         return false;
     }
-    let mut buf = [0u8; MAX_NAME];
-    buf[..name.len()].copy_from_slice(name);
-    let word = |b: &[u8], k: usize| {
+    // Whole words straight from the name, then the tail (under 8 bytes) byte by byte.
+    let word = |b: &[u8]| {
         let mut w = [0u8; 8];
-        w.copy_from_slice(&b[k..k + 8]);
+        w.copy_from_slice(b);
         u64::from_le_bytes(w)
     };
-    (0..name.len().div_ceil(8)).all(|w| {
-        let k = w * 8;
-        word(&buf, k) | word(case, k) == word(folded, k)
-    })
+    let full = name.len() / 8 * 8;
+    let words_eq = name[..full]
+        .chunks_exact(8)
+        .zip(folded.chunks_exact(8).zip(case.chunks_exact(8)))
+        .all(|(n, (f, c))| word(n) | word(c) == word(f));
+    words_eq
+        && name[full..]
+            .iter()
+            .zip(folded[full..].iter().zip(&case[full..]))
+            .all(|(&n, (&f, &c))| n | c == f)
 }
 
 /// Matches a name against the known ones, case-insensitively: one hash, then usually one

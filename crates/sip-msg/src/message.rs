@@ -263,6 +263,10 @@ fn parse_start_line(buf: &[u8], pos: usize, end: usize) -> Result<StartLine> {
 
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
 fn version(s: &[u8]) -> Result<usize> {
+    // Fast path: exactly "SIP/2.0" as every peer writes it.
+    if s.starts_with(b"SIP/2.0") && !s.get(7).is_some_and(u8::is_ascii_digit) {
+        return Ok(7);
+    }
     let mut sc = Scanner::new(s, Part::StartLine);
     let name = sc.take_while(|b| b.is_ascii_alphabetic());
     if !name.eq_ignore_ascii_case(b"SIP") || !sc.eat(b'/') {

@@ -37,9 +37,16 @@ pub struct ViaRef<'a> {
     pub port: Option<u16>,
     /// Parameters in order (branch, received, rport, maddr, …).
     pub params: Params<'a>,
+    /// The whole value as written.
+    raw: &'a str,
 }
 
 impl<'a> ViaRef<'a> {
+    /// The value exactly as written (e.g. to copy the top Via into a CANCEL, RFC 3261 §9.1).
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
     /// The transport.
     pub fn transport(&self) -> Transport {
         Transport::from_token(self.transport_token)
@@ -123,6 +130,7 @@ fn via_param_ok(name: &str, v: Option<&str>) -> bool {
 impl<'a> HeaderView<'a> for ViaRef<'a> {
     fn parse_view(h: &mut ScannerHandle<'a>) -> Result<Self> {
         let s = &mut h.0;
+        let start = s.pos;
         // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH = SWS "/" SWS
         let protocol = s.token("expected the protocol name (SIP) of the Via")?;
         if !s.eat_sep(b'/') {
@@ -149,6 +157,7 @@ impl<'a> HeaderView<'a> for ViaRef<'a> {
             host,
             port,
             params,
+            raw: s.since(start),
         })
     }
 }
@@ -228,9 +237,16 @@ pub struct NameAddrRef<'a> {
     pub uri: UriRef<'a>,
     /// Header parameters after the address (tag, epid, expires, q, +sip.instance, …).
     pub params: Params<'a>,
+    /// The whole value as written.
+    raw: &'a str,
 }
 
 impl<'a> NameAddrRef<'a> {
+    /// The value exactly as written.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
     /// The display name: a quoted one unescaped, tokens joined by single spaces
     /// (RFC 3261 §25.1 `display-name = *(token LWS) / quoted-string`).
     pub fn display(&self) -> Option<Cow<'a, str>> {
@@ -294,6 +310,7 @@ impl<'a> NameAddrRef<'a> {
 impl<'a> HeaderView<'a> for NameAddrRef<'a> {
     fn parse_view(h: &mut ScannerHandle<'a>) -> Result<Self> {
         let s = &mut h.0;
+        let start = s.pos;
         let mut display_raw = None;
         let mut display_quoted = false;
         let angle;
@@ -348,6 +365,7 @@ impl<'a> HeaderView<'a> for NameAddrRef<'a> {
             display_quoted,
             uri,
             params,
+            raw: s.since(start),
         })
     }
 }
@@ -565,6 +583,7 @@ mod tests {
         assert_eq!(v.ms_received_cid(), Some("2A00"));
         assert_eq!(v.params.iter().count(), 5);
         assert_eq!(v.into_owned().branch(), Some("z9hG4bKx"));
+        assert!(v.as_str().starts_with("SIP / 2.0") && v.as_str().ends_with("=2A00"));
         let v: ViaRef<'_> = one("SIP/2.0/UDP pc33.example.com;rport");
         assert_eq!(v.rport(), Some(None));
         assert_eq!(v.branch(), None);
@@ -576,6 +595,10 @@ mod tests {
         let a: NameAddrRef<'_> =
             one(r#""Bob \"B\"" <sip:bob@example.com;transport=tls>;tag=abc;epid=9f"#);
         assert_eq!(a.display().as_deref(), Some(r#"Bob "B""#));
+        assert_eq!(
+            a.as_str(),
+            r#""Bob \"B\"" <sip:bob@example.com;transport=tls>;tag=abc;epid=9f"#
+        );
         assert!(matches!(a.display(), Some(Cow::Owned(_))));
         assert_eq!(a.tag(), Some("abc"));
         assert_eq!(a.epid(), Some("9f"));
