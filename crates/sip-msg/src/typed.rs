@@ -7,7 +7,7 @@ use std::fmt;
 use crate::error::{ParseError, Part, Result};
 use crate::scan::{Param, Scanner, find_param, set_param, write_params, write_quoted};
 use crate::uri::{Host, Uri};
-use crate::view::{AuthValueRef, CallIdRef, ContactRef, HeaderView, NameAddrRef, ViaRef};
+use crate::view::{CallIdRef, HeaderView, auth_value, name_addr, via};
 
 /// One element of a header's grammar.
 pub trait HeaderValue: Sized {
@@ -246,7 +246,17 @@ impl Via {
 
 impl HeaderValue for Via {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        ViaRef::parse_view(h).map(ViaRef::into_owned)
+        // One pass: the parameters are collected as the grammar reads them.
+        let mut params = Vec::new();
+        let v = via(h, |p| params.push(p.into_owned()))?;
+        Ok(Via {
+            protocol: v.protocol.to_owned(),
+            version: v.version.to_owned(),
+            transport: v.transport(),
+            host: v.host.into_owned(),
+            port: v.port,
+            params,
+        })
     }
 }
 
@@ -376,7 +386,13 @@ fn parse_qvalue(v: &str) -> Option<u16> {
 
 impl HeaderValue for NameAddr {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        NameAddrRef::parse_view(h).map(NameAddrRef::into_owned)
+        let mut params = Vec::new();
+        let a = name_addr(h, |p| params.push(p.into_owned()))?;
+        Ok(NameAddr {
+            display: a.display().map(std::borrow::Cow::into_owned),
+            uri: a.uri.into_owned(),
+            params,
+        })
     }
 }
 
@@ -402,7 +418,11 @@ pub enum Contact {
 
 impl HeaderValue for Contact {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        ContactRef::parse_view(h).map(ContactRef::into_owned)
+        if h.0.peek() == Some(b'*') {
+            h.0.pos += 1;
+            return Ok(Contact::Star);
+        }
+        NameAddr::parse_element(h).map(Contact::Addr)
     }
 }
 
@@ -759,7 +779,13 @@ impl AuthValue {
 
 impl HeaderValue for AuthValue {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        AuthValueRef::parse_view(h).map(AuthValueRef::into_owned)
+        let mut params = Vec::new();
+        let a = auth_value(h, |p| params.push(p.into_owned()))?;
+        Ok(AuthValue {
+            scheme: a.scheme.map(str::to_owned),
+            params,
+            token68: a.token68.map(str::to_owned),
+        })
     }
 }
 

@@ -129,37 +129,49 @@ fn via_param_ok(name: &str, v: Option<&str>) -> bool {
 
 impl<'a> HeaderView<'a> for ViaRef<'a> {
     fn parse_view(h: &mut ScannerHandle<'a>) -> Result<Self> {
-        let s = &mut h.0;
-        let start = s.pos;
-        // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH = SWS "/" SWS
-        let protocol = s.token("expected the protocol name (SIP) of the Via")?;
-        if !s.eat_sep(b'/') {
-            return Err(s.err("expected '/' after the protocol name"));
-        }
-        let version = s.token("expected the protocol version (2.0) of the Via")?;
-        if !s.eat_sep(b'/') {
-            return Err(s.err("expected '/' after the protocol version"));
-        }
-        let transport_token = s.token("expected the transport of the Via")?;
-        if !s.skip_lws() {
-            return Err(s.err("expected white space before the Via sent-by"));
-        }
-        // sent-by = host [ COLON port ]
-        let (host, port) = host_port(s)?;
-        let (params, ok) = s.params_view(|p| via_param_ok(p.name, p.raw_value()))?;
-        if !ok {
-            return Err(s.err("expected a valid value for the Via parameter before this point"));
-        }
-        Ok(ViaRef {
-            protocol,
-            version,
-            transport_token,
-            host,
-            port,
-            params,
-            raw: s.since(start),
-        })
+        via(h, |_| {})
     }
+}
+
+/// RFC 3261 §25.1 `via-parm`; `on_param` sees each parameter as it is read (the owned
+/// value collects them there rather than reading them a second time).
+pub(crate) fn via<'a>(
+    h: &mut ScannerHandle<'a>,
+    mut on_param: impl FnMut(&crate::scan::ParamRef<'a>),
+) -> Result<ViaRef<'a>> {
+    let s = &mut h.0;
+    let start = s.pos;
+    // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH = SWS "/" SWS
+    let protocol = s.token("expected the protocol name (SIP) of the Via")?;
+    if !s.eat_sep(b'/') {
+        return Err(s.err("expected '/' after the protocol name"));
+    }
+    let version = s.token("expected the protocol version (2.0) of the Via")?;
+    if !s.eat_sep(b'/') {
+        return Err(s.err("expected '/' after the protocol version"));
+    }
+    let transport_token = s.token("expected the transport of the Via")?;
+    if !s.skip_lws() {
+        return Err(s.err("expected white space before the Via sent-by"));
+    }
+    // sent-by = host [ COLON port ]
+    let (host, port) = host_port(s)?;
+    let (params, ok) = s.params_view(|p| {
+        on_param(p);
+        via_param_ok(p.name, p.raw_value())
+    })?;
+    if !ok {
+        return Err(s.err("expected a valid value for the Via parameter before this point"));
+    }
+    Ok(ViaRef {
+        protocol,
+        version,
+        transport_token,
+        host,
+        port,
+        params,
+        raw: s.since(start),
+    })
 }
 
 /// `host [ COLON port ]` in a header (sent-by), with SWS allowed around the colon.
@@ -309,65 +321,76 @@ impl<'a> NameAddrRef<'a> {
 
 impl<'a> HeaderView<'a> for NameAddrRef<'a> {
     fn parse_view(h: &mut ScannerHandle<'a>) -> Result<Self> {
-        let s = &mut h.0;
-        let start = s.pos;
-        let mut display_raw = None;
-        let mut display_quoted = false;
-        let angle;
-        if s.peek() == Some(b'"') {
-            display_raw = Some(s.quoted_raw()?);
-            display_quoted = true;
-            s.skip_lws();
-            angle = true;
-        } else if s.peek() == Some(b'<') {
-            angle = true;
-        } else {
-            // display-name = *(token LWS): look ahead for '<' after tokens; else an addr-spec.
-            let save = s.pos;
-            let mut end = save;
-            loop {
-                let t = s.take_while(is_token);
-                if t.is_empty() {
-                    break;
-                }
-                end = s.pos;
-                s.skip_lws();
-            }
-            if end > save && s.peek() == Some(b'<') {
-                display_raw = Some(s.slice(save, end));
-                angle = true;
-            } else {
-                s.pos = save;
-                angle = false;
-            }
-        }
-        let uri = if angle {
-            s.expect(b'<', "expected '<' before the URI")?;
-            let start = s.pos;
-            let close = memchr::memchr(b'>', s.rest())
-                .ok_or_else(|| s.err("expected '>' closing the URI"))?;
-            let inner = s.slice(start, start + close);
-            let uri =
-                parse_uri_str(inner, UriContext::Whole).map_err(|e| e.rebase(start, s.part))?;
-            s.pos = start + close + 1;
-            uri
-        } else {
-            let start = s.pos;
-            let rest = s.slice(start, s.s.len());
-            let (uri, used) = parse_uri_ref(rest, UriContext::BareAddrSpec)
-                .map_err(|e| e.rebase(start, s.part))?;
-            s.pos += used;
-            uri
-        };
-        let (params, _) = s.params_view(|_| true)?;
-        Ok(NameAddrRef {
-            display_raw,
-            display_quoted,
-            uri,
-            params,
-            raw: s.since(start),
-        })
+        name_addr(h, |_| {})
     }
+}
+
+/// RFC 3261 §25.1 `( name-addr / addr-spec ) *( SEMI generic-param )`; `on_param` sees each
+/// header parameter as it is read.
+pub(crate) fn name_addr<'a>(
+    h: &mut ScannerHandle<'a>,
+    mut on_param: impl FnMut(&crate::scan::ParamRef<'a>),
+) -> Result<NameAddrRef<'a>> {
+    let s = &mut h.0;
+    let start = s.pos;
+    let mut display_raw = None;
+    let mut display_quoted = false;
+    let angle;
+    if s.peek() == Some(b'"') {
+        display_raw = Some(s.quoted_raw()?);
+        display_quoted = true;
+        s.skip_lws();
+        angle = true;
+    } else if s.peek() == Some(b'<') {
+        angle = true;
+    } else {
+        // display-name = *(token LWS): look ahead for '<' after tokens; else an addr-spec.
+        let save = s.pos;
+        let mut end = save;
+        loop {
+            let t = s.take_while(is_token);
+            if t.is_empty() {
+                break;
+            }
+            end = s.pos;
+            s.skip_lws();
+        }
+        if end > save && s.peek() == Some(b'<') {
+            display_raw = Some(s.slice(save, end));
+            angle = true;
+        } else {
+            s.pos = save;
+            angle = false;
+        }
+    }
+    let uri = if angle {
+        s.expect(b'<', "expected '<' before the URI")?;
+        let start = s.pos;
+        let close =
+            memchr::memchr(b'>', s.rest()).ok_or_else(|| s.err("expected '>' closing the URI"))?;
+        let inner = s.slice(start, start + close);
+        let uri = parse_uri_str(inner, UriContext::Whole).map_err(|e| e.rebase(start, s.part))?;
+        s.pos = start + close + 1;
+        uri
+    } else {
+        let start = s.pos;
+        let rest = s.slice(start, s.s.len());
+        let (uri, used) =
+            parse_uri_ref(rest, UriContext::BareAddrSpec).map_err(|e| e.rebase(start, s.part))?;
+        s.pos += used;
+        uri
+    };
+    let (params, _) = s.params_view(|p| {
+        on_param(p);
+        true
+    })?;
+    Ok(NameAddrRef {
+        display_raw,
+        display_quoted,
+        uri,
+        params,
+        raw: s.since(start),
+    })
 }
 
 /// A Contact value borrowed from a message: an address, or `*` (RFC 3261 §10.2.2).
@@ -503,55 +526,64 @@ fn auth_param<'a>(s: &mut Scanner<'a>) -> Result<crate::scan::ParamRef<'a>> {
 
 impl<'a> HeaderView<'a> for AuthValueRef<'a> {
     fn parse_view(h: &mut ScannerHandle<'a>) -> Result<Self> {
-        let s = &mut h.0;
-        let save = s.pos;
-        let first = s.token("expected an authentication scheme or parameter")?;
-        let mut scheme = None;
-        if s.eat_sep(b'=') {
-            s.pos = save; // no scheme: Authentication-Info (RFC 3261 §20.6)
-        } else {
-            scheme = Some(first);
-            if !s.skip_lws() && !s.at_end() {
-                return Err(s.err("expected white space after the authentication scheme"));
-            }
+        auth_value(h, |_| {})
+    }
+}
+
+/// RFC 7235 §2.1 challenge / credentials (or RFC 3261 §20.6 Authentication-Info); `on_param`
+/// sees each auth-param as it is read.
+pub(crate) fn auth_value<'a>(
+    h: &mut ScannerHandle<'a>,
+    mut on_param: impl FnMut(crate::scan::ParamRef<'a>),
+) -> Result<AuthValueRef<'a>> {
+    let s = &mut h.0;
+    let save = s.pos;
+    let first = s.token("expected an authentication scheme or parameter")?;
+    let mut scheme = None;
+    if s.eat_sep(b'=') {
+        s.pos = save; // no scheme: Authentication-Info (RFC 3261 §20.6)
+    } else {
+        scheme = Some(first);
+        if !s.skip_lws() && !s.at_end() {
+            return Err(s.err("expected white space after the authentication scheme"));
         }
-        if s.at_end() {
+    }
+    if s.at_end() {
+        return Ok(AuthValueRef {
+            scheme,
+            params_raw: "",
+            token68: None,
+        });
+    }
+    // token68 (RFC 7235 §2.1): a lone token (with '=' padding) that is not `name=value`.
+    let t68_start = s.pos;
+    if scheme.is_some() {
+        let t68 = s.take_while(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+        s.take_while(|b| b == b'=');
+        let after = s.pos;
+        s.skip_lws();
+        if !t68.is_empty() && s.at_end() {
             return Ok(AuthValueRef {
                 scheme,
                 params_raw: "",
-                token68: None,
+                token68: Some(s.slice(t68_start, after)),
             });
         }
-        // token68 (RFC 7235 §2.1): a lone token (with '=' padding) that is not `name=value`.
-        let t68_start = s.pos;
-        if scheme.is_some() {
-            let t68 = s.take_while(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-            });
-            s.take_while(|b| b == b'=');
-            let after = s.pos;
-            s.skip_lws();
-            if !t68.is_empty() && s.at_end() {
-                return Ok(AuthValueRef {
-                    scheme,
-                    params_raw: "",
-                    token68: Some(s.slice(t68_start, after)),
-                });
-            }
-        }
-        s.pos = t68_start;
-        loop {
-            auth_param(s)?;
-            if !s.eat_sep(b',') {
-                break;
-            }
-        }
-        Ok(AuthValueRef {
-            scheme,
-            params_raw: s.since(t68_start),
-            token68: None,
-        })
     }
+    s.pos = t68_start;
+    loop {
+        on_param(auth_param(s)?);
+        if !s.eat_sep(b',') {
+            break;
+        }
+    }
+    Ok(AuthValueRef {
+        scheme,
+        params_raw: s.since(t68_start),
+        token68: None,
+    })
 }
 
 #[cfg(test)]
