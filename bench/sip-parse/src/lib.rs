@@ -59,12 +59,35 @@ Contact: <sip:bob@example.test;opaque=user:epid:LKHrZjUoxV66Oi8tgk1A9gAA;gruu>\r
 Content-Length: 0\r\n\
 \r\n";
 
+/// Parse, then every typed header a proxy reads, through the borrowed views
+/// (the whole grammar of each value is checked, as rsip's `typed()` does).
 pub fn convene_typed(b: &[u8]) -> usize {
     let m = sip_msg::Message::parse(b.to_vec()).expect("parses");
     let mut n = 0;
-    n += m.vias().expect("via").len();
-    n += usize::from(m.from().expect("from").is_some());
-    n += usize::from(m.to().expect("to").is_some());
+    for v in m.via_views().expect("via") {
+        n += v.branch().map_or(0, str::len);
+    }
+    n += m.from_view().expect("from").map_or(0, |f| f.tag().map_or(1, str::len));
+    n += m.to_view().expect("to").map_or(0, |t| t.tag().map_or(1, str::len));
+    n += m.call_id_str().expect("call-id").map_or(0, str::len);
+    n += m.cseq().expect("cseq").map_or(0, |c| c.seq as usize);
+    n += usize::from(m.max_forwards().expect("mf").unwrap_or(0));
+    n += m.contact_views().expect("contact").len();
+    n += m.record_route_views().expect("rr").len();
+    n += m.content_length().expect("cl").unwrap_or(0);
+    n += m.authorization_views().expect("auth").len();
+    n
+}
+
+/// The same through the owned typed values (every piece copied into a `String`).
+pub fn convene_owned(b: &[u8]) -> usize {
+    let m = sip_msg::Message::parse(b.to_vec()).expect("parses");
+    let mut n = 0;
+    for v in m.vias().expect("via") {
+        n += v.branch().map_or(0, str::len);
+    }
+    n += m.from().expect("from").map_or(0, |f| f.tag().map_or(1, str::len));
+    n += m.to().expect("to").map_or(0, |t| t.tag().map_or(1, str::len));
     n += m.call_id().expect("call-id").map_or(0, |c| c.0.len());
     n += m.cseq().expect("cseq").map_or(0, |c| c.seq as usize);
     n += usize::from(m.max_forwards().expect("mf").unwrap_or(0));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use diag::codes;
 use registrar::{Aor, Binding, FlowId, Registrar, RegistrarConfig, Snapshot, Time};
 use sip_auth::{Decision, DigestConfig, DigestVerifier, FailureLimiter, LimitConfig};
-use sip_msg::{HeaderName, Host, Message, Method, NameAddr, SipUri, Uri};
+use sip_msg::{HeaderName, Host, HostRef, Message, Method, NameAddr, SipUri, Uri};
 use sip_txn::{Event, Peer, TimerConfig, TransactionLayer, Transmit, TransportError, TxnId};
 
 use crate::directory::Directory;
@@ -539,22 +539,23 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let mut fwd = req.clone();
         let mut popped = 0;
         loop {
-            let first = match fwd.routes() {
-                Ok(r) => r.into_iter().next(),
+            // Views: every Route value is checked, only the first one's URI is copied.
+            let first = match fwd.route_views() {
+                Ok(r) => r.first().map(|r| r.uri.into_owned()),
                 Err(_) => {
                     self.reject(now, txn, &req, bad_header("Route"));
                     return;
                 }
             };
             match first {
-                Some(r) if self.is_me(&r.uri) => {
+                Some(uri) if self.is_me(&uri) => {
                     let _ = fwd.remove_first_value(&HeaderName::Route);
                     popped += 1;
                 }
                 _ => break,
             }
         }
-        let next_route = fwd.routes().ok().and_then(|r| r.into_iter().next());
+        let next_route = fwd.top_route_view().ok().flatten().map(|r| r.into_owned());
         let Some(uri) = fwd.uri().cloned() else {
             return;
         };
@@ -601,7 +602,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
 
         // Who is asking. Initial requests from our users authenticate (RFC 3261 §22.3, 407);
         // requests inside a dialog we record-routed ride on that dialog.
-        let in_dialog = req.to().ok().flatten().is_some_and(|t| t.tag().is_some());
+        let in_dialog = req
+            .to_view()
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.tag().is_some());
         let from_aor = req
             .from()
             .ok()
@@ -1814,7 +1819,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         // of ours: it ends here.
         if req.method() == Some(&Method::Ack)
             && req
-                .to()
+                .to_view()
                 .ok()
                 .flatten()
                 .and_then(|t| t.tag().map(local::is_own_tag))
@@ -1824,15 +1829,15 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
         let mut fwd = req.clone();
         let mut popped = 0;
-        while let Ok(Some(r)) = fwd.routes().map(|r| r.into_iter().next()) {
-            if !self.is_me(&r.uri) {
+        while let Ok(Some(r)) = fwd.top_route_view() {
+            if !self.is_me(&r.uri.into_owned()) {
                 break;
             }
             let _ = fwd.remove_first_value(&HeaderName::Route);
             popped += 1;
         }
-        let next = match fwd.routes().ok().and_then(|r| r.into_iter().next()) {
-            Some(r) => r.uri,
+        let next = match fwd.top_route_view().ok().flatten() {
+            Some(r) => r.uri.into_owned(),
             None => match fwd.uri() {
                 Some(u) => u.clone(),
                 None => return,
@@ -1977,14 +1982,16 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
 
     /// RFC 3261 §16.3 step 4: the request carries one of our Vias with the loop hash it has now.
     fn looped(&self, req: &Message) -> bool {
-        let Ok(vias) = req.vias() else { return false };
+        let Ok(vias) = req.via_views() else {
+            return false;
+        };
         let mine: Vec<_> = vias
             .iter()
             .filter(|v| {
-                let ip = match &v.host {
-                    Host::V4(a) => IpAddr::V4(*a),
-                    Host::V6(a) => IpAddr::V6(*a),
-                    Host::Domain(d) => return d.eq_ignore_ascii_case(&self.cfg.fqdn),
+                let ip = match v.host {
+                    HostRef::V4(a) => IpAddr::V4(a),
+                    HostRef::V6(a) => IpAddr::V6(a),
+                    HostRef::Domain(d) => return d.eq_ignore_ascii_case(&self.cfg.fqdn),
                 };
                 let port = v.port.unwrap_or(5060);
                 self.cfg
@@ -2022,11 +2029,11 @@ fn loop_hash(req: &Message) -> u64 {
             h.eat(v.value());
         }
     }
-    for na in [req.from(), req.to()] {
+    for na in [req.from_view(), req.to_view()] {
         h.eat(
             na.ok()
                 .flatten()
-                .and_then(|n| n.tag().map(str::to_owned))
+                .and_then(|n| n.tag())
                 .unwrap_or_default()
                 .as_bytes(),
         );
@@ -2061,10 +2068,10 @@ fn rr_value(sent_by: &str, transport: &str) -> String {
 }
 
 fn call_id_of(req: &Message) -> String {
-    req.call_id()
+    req.call_id_str()
         .ok()
         .flatten()
-        .map(|c| c.0)
+        .map(str::to_owned)
         .unwrap_or_default()
 }
 

@@ -6,6 +6,8 @@ use std::fmt;
 use bytes::Bytes;
 
 macro_rules! header_names {
+    (@compact) => { "" };
+    (@compact $c:literal) => { $c };
     ($( $(#[$doc:meta])* $var:ident = $canon:literal $(, $compact:literal)? ; )*) => {
         /// A header name. Known names are typed; any other is kept as written.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,41 +36,140 @@ macro_rules! header_names {
 
             /// Looks a name up case-insensitively, compact forms included.
             pub fn from_bytes(name: &[u8]) -> HeaderName {
-                let mut buf = [0u8; 32];
-                if name.len() <= buf.len() {
-                    let lower = &mut buf[..name.len()];
-                    lower.copy_from_slice(name);
-                    lower.make_ascii_lowercase();
-                    if let Some(h) = known(lower) {
-                        return h;
-                    }
-                }
-                HeaderName::Other(String::from_utf8_lossy(name).into_owned())
+                known(name).unwrap_or_else(|| HeaderName::Other(String::from_utf8_lossy(name).into_owned()))
             }
         }
 
-        /// Matches a lower-cased name against the known ones: first by length and first
-        /// byte, which leaves at most a few candidates to compare.
-        fn known(lower: &[u8]) -> Option<HeaderName> {
-            let first = *lower.first()?;
-            if lower.len() == 1 {
-                $( $( if first == $compact.as_bytes()[0] { return Some(HeaderName::$var); } )? )*
-                return None;
-            }
-            $(
-                {
-                    const LONG: &[u8] = $canon.as_bytes();
-                    if lower.len() == LONG.len()
-                        && first == LONG[0].to_ascii_lowercase()
-                        && lower.eq_ignore_ascii_case(LONG)
-                    {
-                        return Some(HeaderName::$var);
-                    }
-                }
-            )*
-            None
-        }
+        /// The known names' long forms, in declaration order.
+        const NAMES: &[&str] = &[$( $canon, )*];
+        /// Their compact forms ("" for none), in the same order.
+        const COMPACTS: &[&str] = &[$( header_names!(@compact $($compact)?), )*];
+        /// The known names, in the same order.
+        static KNOWN: &[HeaderName] = &[$( HeaderName::$var, )*];
     };
+}
+
+/// Slots of the long-name hash table (a power of two, well above the number of names).
+const SLOTS: usize = 256;
+const EMPTY: u8 = u8::MAX;
+
+/// Hash of a header name for [`LONG`]: its length and first and last bytes, case-folded.
+const fn name_hash(n: &[u8]) -> usize {
+    let len = n.len();
+    if len == 0 {
+        return 0;
+    }
+    let a = n[0].to_ascii_lowercase() as usize;
+    let z = n[len - 1].to_ascii_lowercase() as usize;
+    (len.wrapping_mul(73) ^ a.wrapping_mul(5) ^ z.wrapping_mul(151)) & (SLOTS - 1)
+}
+
+/// An open-addressing table (linear probing) from [`name_hash`] to an index in `NAMES`.
+static LONG: [u8; SLOTS] = {
+    let mut t = [EMPTY; SLOTS];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let mut h = name_hash(NAMES[i].as_bytes());
+        while t[h] != EMPTY {
+            h = (h + 1) & (SLOTS - 1);
+        }
+        t[h] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The index in `NAMES` of each compact form's letter (lower case).
+static COMPACT: [u8; 256] = {
+    let mut t = [EMPTY; 256];
+    let mut i = 0;
+    while i < COMPACTS.len() {
+        let c = COMPACTS[i].as_bytes();
+        if c.len() == 1 {
+            t[c[0].to_ascii_lowercase() as usize] = i as u8;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Longest known name the folded tables hold (Proxy-Authentication-Info is 25 bytes).
+const MAX_NAME: usize = 32;
+
+/// Each known name lower-cased and zero-padded, and the case bit (0x20) of each of its
+/// letters: `input | CASE == FOLDED` compares case-insensitively, eight bytes at a time.
+/// Only a letter differs from its other case in that bit alone, so the match is exact.
+static FOLDED: [([u8; MAX_NAME], [u8; MAX_NAME]); NAMES.len()] = {
+    let mut t = [([0u8; MAX_NAME], [0u8; MAX_NAME]); NAMES.len()];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let n = NAMES[i].as_bytes();
+        assert!(
+            n.len() <= MAX_NAME,
+            "a known header name is longer than MAX_NAME"
+        );
+        let mut j = 0;
+        while j < n.len() {
+            t[i].0[j] = n[j].to_ascii_lowercase();
+            if n[j].is_ascii_alphabetic() {
+                t[i].1[j] = 0x20;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether `name` (at most [`MAX_NAME`] bytes) is `NAMES[i]`, case-insensitively.
+#[inline]
+fn is_name(name: &[u8], i: usize) -> bool {
+    let (Some(canon), Some((folded, case))) = (NAMES.get(i), FOLDED.get(i)) else {
+        return false;
+    };
+    if canon.len() != name.len() {
+        return false;
+    }
+    // Whole words straight from the name, then the tail (under 8 bytes) byte by byte.
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let full = name.len() / 8 * 8;
+    let words_eq = name[..full]
+        .chunks_exact(8)
+        .zip(folded.chunks_exact(8).zip(case.chunks_exact(8)))
+        .all(|(n, (f, c))| word(n) | word(c) == word(f));
+    words_eq
+        && name[full..]
+            .iter()
+            .zip(folded[full..].iter().zip(&case[full..]))
+            .all(|(&n, (&f, &c))| n | c == f)
+}
+
+/// Matches a name against the known ones, case-insensitively: one hash, then usually one
+/// comparison (RFC 3261 §7.3.1: field names are case-insensitive; §7.3.3 compact forms).
+fn known(name: &[u8]) -> Option<HeaderName> {
+    if name.len() == 1 {
+        let i = COMPACT[usize::from(name[0].to_ascii_lowercase())];
+        return KNOWN.get(usize::from(i)).cloned();
+    }
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut h = name_hash(name);
+    for _ in 0..SLOTS {
+        let i = usize::from(LONG[h]);
+        if i >= NAMES.len() {
+            return None;
+        }
+        if is_name(name, i) {
+            return KNOWN.get(i).cloned();
+        }
+        h = (h + 1) & (SLOTS - 1);
+    }
+    None
 }
 
 header_names! {
@@ -353,6 +454,26 @@ mod tests {
             HeaderName::Other("NewFangledHeader".into())
         );
         assert_eq!(HeaderName::from_bytes(b"q"), HeaderName::Other("q".into()));
+        // Every known name, in any case, and every compact form finds itself.
+        for (i, n) in NAMES.iter().enumerate() {
+            assert_eq!(HeaderName::from_bytes(n.as_bytes()), KNOWN[i]);
+            assert_eq!(
+                HeaderName::from_bytes(n.to_ascii_uppercase().as_bytes()),
+                KNOWN[i]
+            );
+            assert_eq!(KNOWN[i].as_str(), *n);
+            if let [c] = COMPACTS[i].as_bytes() {
+                assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), KNOWN[i]);
+            }
+        }
+        assert_eq!(
+            HeaderName::from_bytes(b""),
+            HeaderName::Other(String::new())
+        );
+        assert_eq!(
+            HeaderName::from_bytes(b"Via-X"),
+            HeaderName::Other("Via-X".into())
+        );
         let long = [b'x'; 40];
         assert_eq!(
             HeaderName::from_bytes(&long),

@@ -10,15 +10,20 @@ pub mod message;
 mod scan;
 pub mod typed;
 pub mod uri;
+pub mod view;
 
 pub use build::{RequestParts, answer_malformed, default_reason};
 pub use error::{ErrorKind, ParseError, Part};
 pub use framing::{Frame, FramingError, StreamFramer};
 pub use header::{Header, HeaderName};
 pub use message::{Message, RequestLine, StartLine, StatusLine};
-pub use scan::{Param, find_param};
+pub use scan::{Param, ParamIter, ParamRef, Params, find_param};
 pub use typed::{
     AuthValue, BRANCH_MAGIC_COOKIE, CSeq, CallId, Contact, HeaderValue, MediaType, Method,
     MsDiagnostics, NameAddr, Number, Token, TokenParams, Transport, Via, parse_list, parse_one,
 };
-pub use uri::{Host, MsGruu, OtherUri, SipUri, TelUri, Uri, UriParam};
+pub use uri::{
+    Host, HostRef, MsGruu, OtherUri, SipUri, SipUriRef, TelUri, TelUriRef, Uri, UriParam,
+    UriParams, UriRef,
+};
+pub use view::{AuthValueRef, CallIdRef, ContactRef, HeaderView, NameAddrRef, ViaRef};

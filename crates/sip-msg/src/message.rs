@@ -10,9 +10,10 @@ use crate::header::{Header, HeaderName};
 use crate::scan::{Scanner, is_token, text};
 use crate::typed::{
     AuthValue, CSeq, CallId, Contact, HeaderValue, MediaType, Method, MsDiagnostics, NameAddr,
-    Number, Token, TokenParams, Via, parse_value,
+    Number, Token, TokenParams, Via, parse_value, parse_view_value,
 };
 use crate::uri::{Uri, UriContext, parse_uri};
+use crate::view::{AuthValueRef, CallIdRef, ContactRef, HeaderView, NameAddrRef, ViaRef};
 
 /// The headers every request and response carries (RFC 3261 §8.1.1) and a response copies from
 /// its request (§8.2.6.2).
@@ -262,6 +263,10 @@ fn parse_start_line(buf: &[u8], pos: usize, end: usize) -> Result<StartLine> {
 
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT`; only 2.0 is supported (RFC 3261 §7.1).
 fn version(s: &[u8]) -> Result<usize> {
+    // Fast path: exactly "SIP/2.0" as every peer writes it.
+    if s.starts_with(b"SIP/2.0") && !s.get(7).is_some_and(u8::is_ascii_digit) {
+        return Ok(7);
+    }
     let mut sc = Scanner::new(s, Part::StartLine);
     let name = sc.take_while(|b| b.is_ascii_alphabetic());
     if !name.eq_ignore_ascii_case(b"SIP") || !sc.eat(b'/') {
@@ -336,10 +341,14 @@ pub(crate) fn content_length(headers: &[Header]) -> Result<Option<usize>> {
         .iter()
         .filter(|h| h.name == HeaderName::ContentLength)
     {
-        let mut v = Vec::with_capacity(1);
-        parse_value::<Number>(h.value(), Part::Header("Content-Length"), false, &mut v)
-            .map_err(|e| e.rebase(h.value_offset, Part::Header("Content-Length")))?;
-        let n = v.first().map_or(0, |n| n.0 as usize);
+        // RFC 3261 §20.14: `1*DIGIT`, read straight from the bytes.
+        let part = Part::Header("Content-Length");
+        let mut sc = Scanner::new(h.value(), part);
+        sc.skip_lws();
+        let n = sc
+            .number(u64::from(u32::MAX), "expected a decimal number below 2**32")
+            .and_then(|n| sc.end("expected the end of the header value").map(|()| n))
+            .map_err(|e| e.rebase(h.value_offset, part))? as usize;
         if found.is_some_and(|f| f != n) {
             return Err(ParseError::new(
                 h.value_offset,
@@ -461,10 +470,7 @@ impl Message {
     }
 
     /// The header lines named `name`, in order.
-    pub fn headers_named<'a>(
-        &'a self,
-        name: &'a HeaderName,
-    ) -> impl Iterator<Item = &'a Header> + 'a {
+    pub fn headers_named<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a Header> {
         self.headers.iter().filter(move |h| &h.name == name)
     }
 
@@ -496,16 +502,11 @@ impl Message {
     pub fn first<T: HeaderValue>(&self, name: &HeaderName) -> Result<Option<T>> {
         let part = part_of(name);
         for h in self.headers_named(name) {
-            let mut out = Vec::with_capacity(1);
-            if name.is_list() {
-                parse_first::<T>(h.value(), part, &mut out)
-                    .map_err(|e| e.rebase(h.value_offset, part))?;
-            } else {
-                parse_value::<T>(h.value(), part, false, &mut out)
-                    .map_err(|e| e.rebase(h.value_offset, part))?;
-            }
-            if let Some(v) = out.pop() {
-                return Ok(Some(v));
+            let t = String::from_utf8_lossy(h.value());
+            let v = one_element(Scanner::over(&t, part), name.is_list(), T::parse_element)
+                .map_err(|e| e.rebase(h.value_offset, part))?;
+            if v.is_some() {
+                return Ok(v);
             }
         }
         Ok(None)
@@ -513,6 +514,121 @@ impl Message {
 
     /// The one value of a header that may appear once; an error if it appears more often.
     pub fn single<T: HeaderValue>(&self, name: &HeaderName) -> Result<Option<T>> {
+        let Some(h) = self.single_line(name)? else {
+            return Ok(None);
+        };
+        let part = part_of(name);
+        let mut out = Vec::with_capacity(1);
+        parse_value::<T>(h.value(), part, false, &mut out)
+            .map_err(|e| e.rebase(h.value_offset, part))?;
+        Ok(out.pop())
+    }
+
+    // --- borrowed views: the same grammar, no copies ---------------------------------------
+
+    /// Every value of `name`, across all its lines, as views borrowing the message.
+    pub fn views<'a, T: HeaderView<'a>>(&'a self, name: &HeaderName) -> Result<Vec<T>> {
+        let list = name.is_list();
+        let part = part_of(name);
+        let mut out = Vec::new();
+        for h in self.headers_named(name) {
+            parse_view_value::<T>(h.value(), part, list, &mut out)
+                .map_err(|e| e.rebase(h.value_offset, part))?;
+        }
+        Ok(out)
+    }
+
+    /// The first value of `name` as a view (for lists, only the first element is parsed).
+    pub fn first_view<'a, T: HeaderView<'a>>(&'a self, name: &HeaderName) -> Result<Option<T>> {
+        let part = part_of(name);
+        for h in self.headers_named(name) {
+            let v = utf8(h.value(), part)
+                .and_then(|t| one_element(Scanner::over(t, part), name.is_list(), T::parse_view))
+                .map_err(|e| e.rebase(h.value_offset, part))?;
+            if v.is_some() {
+                return Ok(v);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The one value of a header that may appear once, as a view; an error if it appears more often.
+    pub fn single_view<'a, T: HeaderView<'a>>(&'a self, name: &HeaderName) -> Result<Option<T>> {
+        let Some(h) = self.single_line(name)? else {
+            return Ok(None);
+        };
+        let part = part_of(name);
+        utf8(h.value(), part)
+            .and_then(|t| one_element(Scanner::over(t, part), false, T::parse_view))
+            .map_err(|e| e.rebase(h.value_offset, part))
+    }
+
+    /// The topmost Via as a view.
+    pub fn top_via_view(&self) -> Result<Option<ViaRef<'_>>> {
+        self.first_view(&HeaderName::Via)
+    }
+
+    /// All Via values as views, top first.
+    pub fn via_views(&self) -> Result<Vec<ViaRef<'_>>> {
+        self.views(&HeaderName::Via)
+    }
+
+    /// From as a view.
+    pub fn from_view(&self) -> Result<Option<NameAddrRef<'_>>> {
+        self.single_view(&HeaderName::From)
+    }
+
+    /// To as a view.
+    pub fn to_view(&self) -> Result<Option<NameAddrRef<'_>>> {
+        self.single_view(&HeaderName::To)
+    }
+
+    /// Call-ID, borrowed.
+    pub fn call_id_str(&self) -> Result<Option<&str>> {
+        Ok(self
+            .single_view::<CallIdRef<'_>>(&HeaderName::CallId)?
+            .map(|c| c.0))
+    }
+
+    /// Contact values as views.
+    pub fn contact_views(&self) -> Result<Vec<ContactRef<'_>>> {
+        self.views(&HeaderName::Contact)
+    }
+
+    /// Route values as views, top first.
+    pub fn route_views(&self) -> Result<Vec<NameAddrRef<'_>>> {
+        self.views(&HeaderName::Route)
+    }
+
+    /// The first Route value as a view.
+    pub fn top_route_view(&self) -> Result<Option<NameAddrRef<'_>>> {
+        self.first_view(&HeaderName::Route)
+    }
+
+    /// Record-Route values as views, top first.
+    pub fn record_route_views(&self) -> Result<Vec<NameAddrRef<'_>>> {
+        self.views(&HeaderName::RecordRoute)
+    }
+
+    /// Path values as views (RFC 3327).
+    pub fn path_views(&self) -> Result<Vec<NameAddrRef<'_>>> {
+        self.views(&HeaderName::Path)
+    }
+
+    /// The credentials of every Authorization line, as views.
+    pub fn authorization_views(&self) -> Result<Vec<AuthValueRef<'_>>> {
+        self.views(&HeaderName::Authorization)
+    }
+
+    /// The credentials of every Proxy-Authorization line, as views.
+    pub fn proxy_authorization_views(&self) -> Result<Vec<AuthValueRef<'_>>> {
+        self.views(&HeaderName::ProxyAuthorization)
+    }
+
+    // --- owned values ------------------------------------------------------------------------
+
+    /// The one line named `name`, `None` if absent, an error if there are several.
+    fn single_line(&self, name: &HeaderName) -> Result<Option<&Header>> {
         let mut it = self.headers_named(name);
         let Some(h) = it.next() else { return Ok(None) };
         if let Some(dup) = it.next() {
@@ -523,11 +639,7 @@ impl Message {
                 "expected this header only once",
             ));
         }
-        let part = part_of(name);
-        let mut out = Vec::with_capacity(1);
-        parse_value::<T>(h.value(), part, false, &mut out)
-            .map_err(|e| e.rebase(h.value_offset, part))?;
-        Ok(out.pop())
+        Ok(Some(h))
     }
 
     /// The topmost Via (RFC 3261 §8.2.6.2, §16.7 use it to route responses).
@@ -905,17 +1017,37 @@ pub(crate) fn part_of(name: &HeaderName) -> Part {
     name.canonical().map_or(Part::ExtensionHeader, Part::Header)
 }
 
-/// Parses only the first element of a list value.
-fn parse_first<T: HeaderValue>(value: &[u8], part: Part, out: &mut Vec<T>) -> Result<()> {
-    let mut h = crate::typed::ScannerHandle(Scanner::new(value, part));
+/// A header value as text, checked once (RFC 3261 §25.1: `TEXT-UTF8`, `UTF8-NONASCII`).
+fn utf8(value: &[u8], part: Part) -> Result<&str> {
+    std::str::from_utf8(value).map_err(|e| {
+        ParseError::syntax(
+            e.valid_up_to(),
+            part,
+            "expected UTF-8 text in the header value",
+        )
+    })
+}
+
+/// Parses one element of a value: the first of a list (`None` if the list is empty), or
+/// the whole value.
+fn one_element<'a, T>(
+    sc: Scanner<'a>,
+    list: bool,
+    element: impl FnOnce(&mut crate::typed::ScannerHandle<'a>) -> Result<T>,
+) -> Result<Option<T>> {
+    let mut h = crate::typed::ScannerHandle(sc);
     h.0.skip_lws();
-    if h.0.at_end() {
-        return Ok(());
+    if list && h.0.at_end() {
+        return Ok(None);
     }
-    out.push(T::parse_element(&mut h)?);
+    let v = element(&mut h)?;
+    if !list {
+        h.0.end("expected the end of the header value")?;
+        return Ok(Some(v));
+    }
     h.0.skip_lws();
     if h.0.at_end() || h.0.peek() == Some(b',') {
-        Ok(())
+        Ok(Some(v))
     } else {
         Err(h.0.err("expected ',' or the end of the header value"))
     }

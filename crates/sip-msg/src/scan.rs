@@ -2,6 +2,8 @@
 //! folding, tokens, quoted strings with quoted-pairs, generic parameters.
 //! Offsets in its errors are relative to the start of the scanned slice.
 
+use std::borrow::Cow;
+
 use crate::error::{ErrorKind, ParseError, Part, Result};
 
 /// Builds a byte-class table: alphanumerics (if `alnum`) plus `extra`.
@@ -52,16 +54,60 @@ pub(crate) fn text(b: &[u8]) -> &str {
 }
 
 /// A cursor over a header value or other bounded piece of a message.
+/// Built over text ([`Scanner::over`]) it hands out `&str` pieces by slicing, with no
+/// further UTF-8 check: the whole value was checked once.
 #[derive(Debug, Clone)]
 pub(crate) struct Scanner<'a> {
     pub(crate) s: &'a [u8],
+    /// The same bytes as text, when the scanner was built over text.
+    t: Option<&'a str>,
     pub(crate) pos: usize,
     pub(crate) part: Part,
 }
 
 impl<'a> Scanner<'a> {
     pub(crate) fn new(s: &'a [u8], part: Part) -> Self {
-        Self { s, pos: 0, part }
+        Self {
+            s,
+            t: None,
+            pos: 0,
+            part,
+        }
+    }
+
+    /// A scanner over text: the pieces it returns borrow `t` without another UTF-8 check.
+    pub(crate) fn over(t: &'a str, part: Part) -> Self {
+        Self {
+            s: t.as_bytes(),
+            t: Some(t),
+            pos: 0,
+            part,
+        }
+    }
+
+    /// A scanner over `self.s[a..b]` (empty if out of range), starting at its beginning.
+    pub(crate) fn sub(&self, a: usize, b: usize) -> Scanner<'a> {
+        match self.t {
+            Some(t) => Scanner::over(t.get(a..b).unwrap_or(""), self.part),
+            None => Scanner::new(self.s.get(a..b).unwrap_or(&[]), self.part),
+        }
+    }
+
+    /// The text of `self.s[a..b]`: a slice of the text the scanner was built over, or for a
+    /// scanner over bytes, the bytes if they are UTF-8 (pieces scanned by character class
+    /// are ASCII), else "".
+    #[inline]
+    pub(crate) fn slice(&self, a: usize, b: usize) -> &'a str {
+        match self.t {
+            Some(t) => t.get(a..b).unwrap_or(""),
+            None => text(self.s.get(a..b).unwrap_or(&[])),
+        }
+    }
+
+    /// The text from `a` to the current position.
+    #[inline]
+    pub(crate) fn since(&self, a: usize) -> &'a str {
+        self.slice(a, self.pos)
     }
 
     #[inline]
@@ -89,7 +135,16 @@ impl<'a> Scanner<'a> {
 
     /// Skips linear white space: SP, HTAB, and line folds (CRLF or LF followed
     /// by SP/HTAB), RFC 3261 §7.3.1 and §25.1 `LWS`. Returns whether any was skipped.
+    #[inline]
     pub(crate) fn skip_lws(&mut self) -> bool {
+        if matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.skip_lws_slow()
+        } else {
+            false
+        }
+    }
+
+    fn skip_lws_slow(&mut self) -> bool {
         let start = self.pos;
         loop {
             match self.peek() {
@@ -128,7 +183,17 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes `b` surrounded by optional LWS (RFC 3261 §25.1 `SEMI`, `COMMA`, `EQUAL`, `SLASH`, `COLON`).
+    #[inline]
     pub(crate) fn eat_sep(&mut self, b: u8) -> bool {
+        // Fast path: the separator is next, no white space before it.
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            self.skip_lws();
+            return true;
+        }
+        if !matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            return false;
+        }
         let save = self.pos;
         self.skip_lws();
         if self.eat(b) {
@@ -149,24 +214,22 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes the longest run of bytes matching `pred`.
+    #[inline]
     pub(crate) fn take_while(&mut self, pred: impl Fn(u8) -> bool) -> &'a [u8] {
-        let start = self.pos;
-        while let Some(b) = self.peek() {
-            if !pred(b) {
-                break;
-            }
-            self.pos += 1;
-        }
-        self.s.get(start..self.pos).unwrap_or(&[])
+        let rest = self.rest();
+        let n = rest.iter().position(|&b| !pred(b)).unwrap_or(rest.len());
+        self.pos += n;
+        rest.get(..n).unwrap_or(&[])
     }
 
     /// RFC 3261 §25.1 `token`.
     pub(crate) fn token(&mut self, expected: &'static str) -> Result<&'a str> {
+        let start = self.pos;
         let t = self.take_while(is_token);
         if t.is_empty() {
             Err(self.err(expected))
         } else {
-            Ok(text(t))
+            Ok(self.since(start))
         }
     }
 
@@ -192,8 +255,17 @@ impl<'a> Scanner<'a> {
 
     /// RFC 3261 §25.1 `quoted-string`; the scanner must be on the opening quote.
     /// Returns the unescaped content (a line fold inside counts as one SP).
+    #[cfg(test)]
     pub(crate) fn quoted_string(&mut self) -> Result<String> {
+        self.quoted_raw().map(|r| unquote(r).into_owned())
+    }
+
+    /// RFC 3261 §25.1 `quoted-string`, checked; the scanner must be on the opening quote.
+    /// Returns the content between the quotes as written (quoted-pairs and folds kept):
+    /// [`unquote`] reads it.
+    pub(crate) fn quoted_raw(&mut self) -> Result<&'a str> {
         self.expect(b'"', "expected '\"' opening a quoted string")?;
+        let start = self.pos;
         // Fast path: no quoted-pair and no fold before the closing quote (the usual case).
         let rest = self.rest();
         if let Some(end) = memchr::memchr3(b'"', b'\\', b'\n', rest)
@@ -201,26 +273,19 @@ impl<'a> Scanner<'a> {
             && !rest[..end].iter().any(|&c| c < 0x20 && c != b'\t')
         {
             self.pos += end + 1;
-            return Ok(match std::str::from_utf8(&rest[..end]) {
-                Ok(t) => t.to_owned(),
-                Err(_) => String::from_utf8_lossy(&rest[..end]).into_owned(),
-            });
+            return Ok(self.slice(start, start + end));
         }
-        let mut out: Vec<u8> = Vec::with_capacity(rest.len().min(64));
         loop {
             match self.peek() {
                 None => return Err(self.err("expected '\"' closing the quoted string")),
                 Some(b'"') => {
                     self.pos += 1;
-                    break;
+                    return Ok(self.slice(start, self.pos - 1));
                 }
                 Some(b'\\') => {
                     // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
                     match self.s.get(self.pos + 1) {
-                        Some(&c) if c <= 0x7f && c != b'\n' && c != b'\r' => {
-                            out.push(c);
-                            self.pos += 2;
-                        }
+                        Some(&c) if c <= 0x7f && c != b'\n' && c != b'\r' => self.pos += 2,
                         _ => {
                             return Err(
                                 self.err("expected a character after '\\' in quoted string")
@@ -228,50 +293,78 @@ impl<'a> Scanner<'a> {
                         }
                     }
                 }
-                Some(b'\r' | b'\n') if self.skip_lws() => out.push(b' '),
+                Some(b'\r' | b'\n') if self.skip_lws() => {}
                 Some(b'\r' | b'\n') => {
                     return Err(self.err("expected '\"' closing the quoted string"));
                 }
                 Some(c) if c < 0x20 && c != b'\t' => {
                     return Err(self.err("expected text or '\"' in quoted string"));
                 }
-                Some(c) => {
-                    out.push(c);
-                    self.pos += 1;
-                }
+                Some(_) => self.pos += 1,
             }
         }
-        Ok(match String::from_utf8(out) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
     }
 
     /// `*(SEMI generic-param)`: RFC 3261 §25.1 `generic-param = token [ EQUAL gen-value ]`.
     /// Stops before anything that is not `;` (such as `,` or the end).
     pub(crate) fn params(&mut self, out: &mut Vec<Param>) -> Result<()> {
-        while self.eat_sep(b';') {
-            out.push(self.param()?);
-        }
+        let (params, _) = self.params_view(|_| true)?;
+        out.extend(params.iter().map(ParamRef::into_owned));
         Ok(())
     }
 
+    /// `*(SEMI generic-param)`, checked and kept as written. `check` sees each parameter;
+    /// the second value returned is whether it accepted them all.
+    pub(crate) fn params_view(
+        &mut self,
+        mut check: impl FnMut(&ParamRef<'a>) -> bool,
+    ) -> Result<(Params<'a>, bool)> {
+        let start = self.pos;
+        let mut ok = true;
+        let mut quoted = false;
+        while self.eat_sep(b';') {
+            let p = self.param_ref()?;
+            quoted |= p.quoted;
+            ok &= check(&p);
+        }
+        Ok((
+            Params {
+                raw: self.since(start),
+                quoted,
+            },
+            ok,
+        ))
+    }
+
     /// One `generic-param`, after its `;`.
-    pub(crate) fn param(&mut self) -> Result<Param> {
+    pub(crate) fn param_ref(&mut self) -> Result<ParamRef<'a>> {
         let name = self.token("expected a parameter name after ';'")?;
         if self.eat_sep(b'=') {
             if self.peek() == Some(b'"') {
-                let v = self.quoted_string()?;
-                Ok(Param::quoted(name, v))
+                let v = self.quoted_raw()?;
+                Ok(ParamRef {
+                    name,
+                    raw: Some(v),
+                    quoted: true,
+                })
             } else {
+                let start = self.pos;
                 let v = self.take_while(is_gen_value);
                 if v.is_empty() {
                     return Err(self.err("expected a parameter value after '='"));
                 }
-                Ok(Param::new(name, Some(text(v))))
+                Ok(ParamRef {
+                    name,
+                    raw: Some(self.since(start)),
+                    quoted: false,
+                })
             }
         } else {
-            Ok(Param::new(name, None))
+            Ok(ParamRef {
+                name,
+                raw: None,
+                quoted: false,
+            })
         }
     }
 
@@ -356,6 +449,204 @@ pub(crate) fn write_quoted(f: &mut impl std::fmt::Write, s: &str) -> std::fmt::R
         f.write_char(c)?;
     }
     f.write_char('"')
+}
+
+/// The content of a quoted-string as written (see [`Scanner::quoted_raw`]), unescaped:
+/// quoted-pairs give their character, a line fold counts as one SP (RFC 3261 §25.1).
+/// Borrowed unless there is something to undo.
+pub(crate) fn unquote(raw: &str) -> Cow<'_, str> {
+    if !raw.bytes().any(|b| matches!(b, b'\\' | b'\r' | b'\n')) {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '\r' | '\n' => {
+                while chars
+                    .next_if(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+                    .is_some()
+                {}
+                out.push(' ');
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Header parameters `*(SEMI generic-param)` exactly as written in a header value, checked
+/// when the value was parsed and read on demand without allocating (RFC 3261 §25.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params<'a> {
+    raw: &'a str,
+    /// Whether a value is a quoted-string (which may hold `;` or `=`): then reading needs the
+    /// scanner; otherwise the checked text splits on `;` and `=`.
+    quoted: bool,
+}
+
+impl<'a> Params<'a> {
+    /// The parameters in order.
+    pub fn iter(&self) -> ParamIter<'a> {
+        if self.quoted {
+            ParamIter(IterState::Scan(Scanner::over(
+                self.raw,
+                Part::ExtensionHeader,
+            )))
+        } else {
+            ParamIter(IterState::Plain(self.raw))
+        }
+    }
+
+    /// The parameter `name`, compared ASCII case-insensitively (RFC 3261 §7.3.1).
+    pub fn get(&self, name: &str) -> Option<ParamRef<'a>> {
+        self.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The value of parameter `name` as written (without quotes; quoted-pairs kept), `None`
+    /// if absent or a flag. Token-valued parameters (`tag`, `branch`, `epid`…) read exactly.
+    pub fn value(&self, name: &str) -> Option<&'a str> {
+        self.get(name).and_then(|p| p.raw)
+    }
+
+    /// Whether the parameter `name` is present (with or without a value).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// The parameters as written, leading `;` included.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Owned copies of the parameters.
+    pub fn to_vec(&self) -> Vec<Param> {
+        self.iter().map(ParamRef::into_owned).collect()
+    }
+}
+
+impl<'a> IntoIterator for Params<'a> {
+    type Item = ParamRef<'a>;
+    type IntoIter = ParamIter<'a>;
+    fn into_iter(self) -> ParamIter<'a> {
+        self.iter()
+    }
+}
+
+/// The parameters of a [`Params`], in order.
+#[derive(Debug, Clone)]
+pub struct ParamIter<'a>(IterState<'a>);
+
+#[derive(Debug, Clone)]
+enum IterState<'a> {
+    /// No quoted-string: the rest of the checked text, split on `;` and `=`.
+    Plain(&'a str),
+    /// Quoted-strings: scanned with the grammar.
+    Scan(Scanner<'a>),
+}
+
+/// `s` without leading and trailing LWS.
+#[inline]
+fn trim_lws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let lws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let start = b.iter().position(|c| !lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !lws(c)).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or("")
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = ParamRef<'a>;
+    fn next(&mut self) -> Option<ParamRef<'a>> {
+        match &mut self.0 {
+            IterState::Scan(sc) => {
+                if sc.eat_sep(b';') {
+                    sc.param_ref().ok()
+                } else {
+                    None
+                }
+            }
+            IterState::Plain(rest) => {
+                // The text was checked as `*(SEMI generic-param)` with no quoted-string, so
+                // neither a name nor a value holds `;` or `=` (RFC 3261 §25.1 gen-value).
+                let b = rest.as_bytes();
+                let start = b.iter().position(|&c| c == b';')? + 1;
+                let (mut eq, mut end) = (None, b.len());
+                for (i, &c) in b.iter().enumerate().skip(start) {
+                    if c == b';' {
+                        end = i;
+                        break;
+                    }
+                    if c == b'=' && eq.is_none() {
+                        eq = Some(i);
+                    }
+                }
+                let piece = |a: usize, z: usize| trim_lws(rest.get(a..z).unwrap_or(""));
+                let p = match eq {
+                    Some(e) => ParamRef::new(piece(start, e), Some(piece(e + 1, end)), false),
+                    None => ParamRef::new(piece(start, end), None, false),
+                };
+                *rest = rest.get(end..).unwrap_or("");
+                Some(p)
+            }
+        }
+    }
+}
+
+/// One header parameter borrowed from a message: `name[=value]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamRef<'a> {
+    /// The name as written.
+    pub name: &'a str,
+    /// The value as written (without quotes), `None` for a flag.
+    raw: Option<&'a str>,
+    quoted: bool,
+}
+
+impl<'a> ParamRef<'a> {
+    pub(crate) fn new(name: &'a str, raw: Option<&'a str>, quoted: bool) -> Self {
+        Self { name, raw, quoted }
+    }
+
+    /// The value, unescaped if it was a quoted-string; `None` for a flag such as `lr`.
+    pub fn value(&self) -> Option<Cow<'a, str>> {
+        self.raw.map(|r| {
+            if self.quoted {
+                unquote(r)
+            } else {
+                Cow::Borrowed(r)
+            }
+        })
+    }
+
+    /// The value as written, without its quotes (quoted-pairs kept).
+    pub fn raw_value(&self) -> Option<&'a str> {
+        self.raw
+    }
+
+    /// Whether the value was written as a quoted-string.
+    pub fn is_quoted(&self) -> bool {
+        self.quoted
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Param {
+        Param {
+            name: self.name.to_owned(),
+            value: self.value().map(Cow::into_owned),
+            quoted: self.quoted,
+        }
+    }
 }
 
 /// Finds a parameter by name, ASCII case-insensitively (RFC 3261 §7.3.1: parameter names are case-insensitive).

@@ -5,10 +5,9 @@
 use std::fmt;
 
 use crate::error::{ParseError, Part, Result};
-use crate::scan::{
-    Param, Scanner, find_param, is_token, is_word, set_param, text, write_params, write_quoted,
-};
-use crate::uri::{Host, Uri, UriContext, parse_uri, parse_uri_prefix};
+use crate::scan::{Param, Scanner, find_param, set_param, write_params, write_quoted};
+use crate::uri::{Host, Uri};
+use crate::view::{CallIdRef, HeaderView, auth_value, name_addr, via};
 
 /// One element of a header's grammar.
 pub trait HeaderValue: Sized {
@@ -31,19 +30,59 @@ impl HeaderValue for String {
 }
 
 /// Parses every element of a value: a comma-separated list if `list`, else exactly one.
+/// Bytes that are not UTF-8 are replaced first (the grammar admits them only inside quoted
+/// strings and comments, which an owned value keeps as text).
 pub(crate) fn parse_value<T: HeaderValue>(
     value: &[u8],
     part: Part,
     list: bool,
     out: &mut Vec<T>,
 ) -> Result<()> {
-    let mut h = ScannerHandle(Scanner::new(value, part));
+    let t = String::from_utf8_lossy(value);
+    parse_elements(Scanner::over(&t, part), list, out, T::parse_element)
+}
+
+/// Parses every element of a value as views borrowing it; the value must be UTF-8
+/// (RFC 3261 §25.1: `TEXT-UTF8`, `UTF8-NONASCII`), checked once here.
+pub(crate) fn parse_view_value<'a, T: HeaderView<'a>>(
+    value: &'a [u8],
+    part: Part,
+    list: bool,
+    out: &mut Vec<T>,
+) -> Result<()> {
+    let t = std::str::from_utf8(value).map_err(|e| {
+        ParseError::syntax(
+            e.valid_up_to(),
+            part,
+            "expected UTF-8 text in the header value",
+        )
+    })?;
+    parse_view_str(t, part, list, out)
+}
+
+/// [`parse_view_value`] over text.
+pub(crate) fn parse_view_str<'a, T: HeaderView<'a>>(
+    value: &'a str,
+    part: Part,
+    list: bool,
+    out: &mut Vec<T>,
+) -> Result<()> {
+    parse_elements(Scanner::over(value, part), list, out, T::parse_view)
+}
+
+fn parse_elements<'a, T>(
+    sc: Scanner<'a>,
+    list: bool,
+    out: &mut Vec<T>,
+    mut element: impl FnMut(&mut ScannerHandle<'a>) -> Result<T>,
+) -> Result<()> {
+    let mut h = ScannerHandle(sc);
     h.0.skip_lws();
     if list && h.0.at_end() {
         return Ok(());
     }
     loop {
-        out.push(T::parse_element(&mut h)?);
+        out.push(element(&mut h)?);
         if !list {
             return h.0.end("expected the end of the header value");
         }
@@ -207,122 +246,18 @@ impl Via {
 
 impl HeaderValue for Via {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        let s = &mut h.0;
-        // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH = SWS "/" SWS
-        let protocol = s
-            .token("expected the protocol name (SIP) of the Via")?
-            .to_owned();
-        if !s.eat_sep(b'/') {
-            return Err(s.err("expected '/' after the protocol name"));
-        }
-        let version = s
-            .token("expected the protocol version (2.0) of the Via")?
-            .to_owned();
-        if !s.eat_sep(b'/') {
-            return Err(s.err("expected '/' after the protocol version"));
-        }
-        let transport = Transport::from_token(s.token("expected the transport of the Via")?);
-        if !s.skip_lws() {
-            return Err(s.err("expected white space before the Via sent-by"));
-        }
-        // sent-by = host [ COLON port ]
-        let (host, port) = host_port(s)?;
+        // One pass: the parameters are collected as the grammar reads them.
         let mut params = Vec::new();
-        s.params(&mut params)?;
-        for p in &params {
-            let is = |n: &str| p.name.eq_ignore_ascii_case(n);
-            let v = p.value.as_deref();
-            let ok = if is("rport") {
-                // RFC 3581 §4: rport with no value in requests, a port in responses
-                v.is_none_or(|v| v.parse::<u16>().is_ok())
-            } else if is("ttl") {
-                v.is_some_and(|v| v.parse::<u8>().is_ok())
-            } else if is("received") {
-                v.is_some_and(|v| {
-                    v.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .parse::<std::net::IpAddr>()
-                        .is_ok()
-                })
-            } else if is("branch") || is("maddr") {
-                v.is_some()
-            } else {
-                true
-            };
-            if !ok {
-                return Err(s.err("expected a valid value for the Via parameter before this point"));
-            }
-        }
+        let v = via(h, |p| params.push(p.into_owned()))?;
         Ok(Via {
-            protocol,
-            version,
-            transport,
-            host,
-            port,
+            protocol: v.protocol.to_owned(),
+            version: v.version.to_owned(),
+            transport: v.transport(),
+            host: v.host.into_owned(),
+            port: v.port,
             params,
         })
     }
-}
-
-/// `host [ COLON port ]` in a header (sent-by), with SWS allowed around the colon.
-fn host_port(s: &mut Scanner<'_>) -> Result<(Host, Option<u16>)> {
-    let start = s.pos;
-    let hb = s.take_while(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':')
-    });
-    // Split off a port: for an IPv6 reference it follows ']'; otherwise the last ':'.
-    let (host_bytes, port_bytes) = if hb.first() == Some(&b'[') {
-        match hb.iter().position(|&b| b == b']') {
-            Some(close) => (&hb[..=close], hb.get(close + 1..).unwrap_or(&[])),
-            None => {
-                return Err(ParseError::syntax(
-                    start,
-                    s.part,
-                    "expected ']' closing the IPv6 reference",
-                ));
-            }
-        }
-    } else {
-        match hb.iter().position(|&b| b == b':') {
-            Some(colon) => (&hb[..colon], &hb[colon..]),
-            None => (hb, &[][..]),
-        }
-    };
-    let mut hs = Scanner::new(host_bytes, s.part);
-    let host = match crate::uri::parse_host(&mut hs) {
-        Ok(h) if hs.at_end() => h,
-        _ => {
-            return Err(ParseError::syntax(
-                start,
-                s.part,
-                "expected a host name or address",
-            ));
-        }
-    };
-    let mut port = None;
-    if !port_bytes.is_empty() {
-        let mut ps = Scanner::new(&port_bytes[1..], s.part);
-        let n = ps
-            .number(65535, "expected a port number (0-65535)")
-            .map_err(|e| e.rebase(start + host_bytes.len() + 1, s.part))?;
-        if !ps.at_end() {
-            return Err(ParseError::syntax(
-                start,
-                s.part,
-                "expected a host and an optional port",
-            ));
-        }
-        port = Some(n as u16);
-    } else {
-        // SWS COLON SWS port (RFC 4475 §3.1.1.1 has no such case, but the grammar's COLON allows it)
-        let save = s.pos;
-        if s.eat_sep(b':') {
-            port = Some(s.number(65535, "expected a port number (0-65535)")? as u16);
-        } else {
-            s.pos = save;
-        }
-    }
-    Ok((host, port))
 }
 
 impl fmt::Display for Via {
@@ -451,59 +386,11 @@ fn parse_qvalue(v: &str) -> Option<u16> {
 
 impl HeaderValue for NameAddr {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        let s = &mut h.0;
-        let mut display = None;
-        let angle;
-        if s.peek() == Some(b'"') {
-            display = Some(s.quoted_string()?);
-            s.skip_lws();
-            angle = true;
-        } else if s.peek() == Some(b'<') {
-            angle = true;
-        } else {
-            // display-name = *(token LWS): look ahead for '<' after tokens; else an addr-spec.
-            let save = s.pos;
-            let mut words = Vec::new();
-            loop {
-                let t = s.take_while(is_token);
-                if t.is_empty() {
-                    break;
-                }
-                words.push(text(t));
-                s.skip_lws();
-            }
-            if !words.is_empty() && s.peek() == Some(b'<') {
-                display = Some(words.join(" "));
-                angle = true;
-            } else {
-                s.pos = save;
-                angle = false;
-            }
-        }
-        let uri = if angle {
-            s.expect(b'<', "expected '<' before the URI")?;
-            let start = s.pos;
-            let close = s
-                .rest()
-                .iter()
-                .position(|&b| b == b'>')
-                .ok_or_else(|| s.err("expected '>' closing the URI"))?;
-            let inner = &s.s[start..start + close];
-            let uri = parse_uri(inner, UriContext::Whole).map_err(|e| e.rebase(start, s.part))?;
-            s.pos = start + close + 1;
-            uri
-        } else {
-            let start = s.pos;
-            let (uri, used) = parse_uri_prefix(s.rest(), UriContext::BareAddrSpec)
-                .map_err(|e| e.rebase(start, s.part))?;
-            s.pos += used;
-            uri
-        };
         let mut params = Vec::new();
-        s.params(&mut params)?;
+        let a = name_addr(h, |p| params.push(p.into_owned()))?;
         Ok(NameAddr {
-            display,
-            uri,
+            display: a.display().map(std::borrow::Cow::into_owned),
+            uri: a.uri.into_owned(),
             params,
         })
     }
@@ -687,19 +574,7 @@ pub struct CallId(pub String);
 
 impl HeaderValue for CallId {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        let s = &mut h.0;
-        let w = s.take_while(is_word);
-        if w.is_empty() {
-            return Err(s.err("expected a Call-ID word"));
-        }
-        let start = s.pos - w.len();
-        if s.eat(b'@') {
-            let w2 = s.take_while(is_word);
-            if w2.is_empty() {
-                return Err(s.err("expected a word after '@' in the Call-ID"));
-            }
-        }
-        Ok(CallId(text(&s.s[start..s.pos]).to_owned()))
+        CallIdRef::parse_view(h).map(|c| CallId(c.0.to_owned()))
     }
 }
 
@@ -904,65 +779,12 @@ impl AuthValue {
 
 impl HeaderValue for AuthValue {
     fn parse_element(h: &mut ScannerHandle<'_>) -> Result<Self> {
-        let s = &mut h.0;
-        let save = s.pos;
-        let first = s.token("expected an authentication scheme or parameter")?;
-        let mut scheme = None;
-        if s.eat_sep(b'=') {
-            s.pos = save; // no scheme: Authentication-Info (RFC 3261 §20.6)
-        } else {
-            scheme = Some(first.to_owned());
-            if !s.skip_lws() && !s.at_end() {
-                return Err(s.err("expected white space after the authentication scheme"));
-            }
-        }
         let mut params = Vec::new();
-        if s.at_end() {
-            return Ok(AuthValue {
-                scheme,
-                params,
-                token68: None,
-            });
-        }
-        // token68 (RFC 7235 §2.1): a lone token (with '=' padding) that is not `name=value`.
-        let t68_start = s.pos;
-        if scheme.is_some() {
-            let t68 = s.take_while(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-            });
-            s.take_while(|b| b == b'=');
-            let after = s.pos;
-            s.skip_lws();
-            if !t68.is_empty() && s.at_end() {
-                let token68 = Some(text(&s.s[t68_start..after]).to_owned());
-                return Ok(AuthValue {
-                    scheme,
-                    params,
-                    token68,
-                });
-            }
-        }
-        s.pos = t68_start;
-        loop {
-            let name = s.token("expected an auth parameter name")?;
-            if !s.eat_sep(b'=') {
-                return Err(s.err("expected '=' after the auth parameter name"));
-            }
-            let p = if s.peek() == Some(b'"') {
-                Param::quoted(name, s.quoted_string()?)
-            } else {
-                let v = s.token("expected a token or quoted string as auth parameter value")?;
-                Param::new(name, Some(v))
-            };
-            params.push(p);
-            if !s.eat_sep(b',') {
-                break;
-            }
-        }
+        let a = auth_value(h, |p| params.push(p.into_owned()))?;
         Ok(AuthValue {
-            scheme,
+            scheme: a.scheme.map(str::to_owned),
             params,
-            token68: None,
+            token68: a.token68.map(str::to_owned),
         })
     }
 }

@@ -22,6 +22,29 @@ static TEL: [bool; 256] = class(true, b"-_.!~*'()[]/:&+$#=%");
 /// Host name characters (RFC 3261 §25.1 `hostname`, with `_` tolerated as deployed DNS has it).
 static HOSTNAME: [bool; 256] = class(true, b"-._");
 
+/// Byte classes of a host name for [`parse_host`]'s single pass.
+const HOST_NONE: u8 = 0;
+const HOST_DIGIT: u8 = 1;
+const HOST_OTHER: u8 = 2;
+const HOST_DOT: u8 = 3;
+const HOST_DASH: u8 = 4;
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [HOST_NONE; 256];
+    let mut i = 0;
+    while i < 256 {
+        if HOSTNAME[i] {
+            t[i] = match i as u8 {
+                b'0'..=b'9' => HOST_DIGIT,
+                b'.' => HOST_DOT,
+                b'-' => HOST_DASH,
+                _ => HOST_OTHER,
+            };
+        }
+        i += 1;
+    }
+    t
+};
+
 #[inline]
 fn is_user(b: u8) -> bool {
     USER[usize::from(b)]
@@ -114,7 +137,7 @@ pub struct OtherUri {
 impl Uri {
     /// Parses a URI that makes up all of `s` (RFC 3261 §25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`).
     pub fn parse(s: &str) -> Result<Uri> {
-        parse_uri(s.as_bytes(), UriContext::Whole).map_err(|e| e.rebase(0, Part::Uri))
+        UriRef::parse(s).map(UriRef::into_owned)
     }
 
     /// The SIP URI, if this is one.
@@ -286,10 +309,255 @@ pub(crate) enum UriContext {
     BareAddrSpec,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Borrowed views: a URI read in place, its pieces slices of the message.
+
+/// A URI borrowed from the text it was parsed from (no allocation); [`UriRef::into_owned`]
+/// makes a [`Uri`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriRef<'a> {
+    /// `sip:` or `sips:`.
+    Sip(SipUriRef<'a>),
+    /// `tel:` (RFC 3966).
+    Tel(TelUriRef<'a>),
+    /// Any other absolute URI, kept as written.
+    Other {
+        /// The scheme as written.
+        scheme: &'a str,
+        /// Everything after the `:`.
+        rest: &'a str,
+    },
+}
+
+/// A `sip:`/`sips:` URI borrowed from a message (RFC 3261 §19.1.1); components as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipUriRef<'a> {
+    /// `sips:` rather than `sip:`.
+    pub secure: bool,
+    /// The user part, %-escapes kept.
+    pub user: Option<&'a str>,
+    /// The password, %-escapes kept.
+    pub password: Option<&'a str>,
+    /// The host.
+    pub host: HostRef<'a>,
+    /// The port, if written.
+    pub port: Option<u16>,
+    /// URI parameters.
+    pub params: UriParams<'a>,
+    /// URI headers (`?name=value&…`) as written, without the `?`; empty if none.
+    pub headers: &'a str,
+}
+
+/// A `tel:` URI borrowed from a message (RFC 3966).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelUriRef<'a> {
+    /// The number as written.
+    pub number: &'a str,
+    /// Parameters such as `phone-context`.
+    pub params: UriParams<'a>,
+}
+
+/// A host borrowed from a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRef<'a> {
+    /// A domain name as written (compare case-insensitively).
+    Domain(&'a str),
+    /// An IPv4 address.
+    V4(Ipv4Addr),
+    /// An IPv6 reference.
+    V6(Ipv6Addr),
+}
+
+/// URI parameters `;name[=value]…` as written (checked when the URI was parsed), read
+/// without allocating. Neither names nor values contain `;` or `=` unescaped (RFC 3261 §25.1
+/// `paramchar`), so they split on those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UriParams<'a> {
+    raw: &'a str,
+}
+
+impl<'a> UriParams<'a> {
+    /// `(name, value)` of each parameter in order, as written.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        self.raw
+            .split(';')
+            .skip(1)
+            .map(|p| match p.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (p, None),
+            })
+    }
+
+    /// The parameter `name` (case-insensitive): `Some(None)` for a flag such as `lr`.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Whether the parameter `name` is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The parameters as written, leading `;` included.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    fn to_vec(self) -> Vec<UriParam> {
+        self.iter()
+            .map(|(n, v)| UriParam {
+                name: n.to_owned(),
+                value: v.map(str::to_owned),
+            })
+            .collect()
+    }
+}
+
+impl<'a> UriRef<'a> {
+    /// Parses a URI that makes up all of `s`.
+    pub fn parse(s: &'a str) -> Result<UriRef<'a>> {
+        parse_uri_str(s, UriContext::Whole).map_err(|e| e.rebase(0, Part::Uri))
+    }
+
+    /// The SIP URI, if this is one.
+    pub fn as_sip(&self) -> Option<&SipUriRef<'a>> {
+        match self {
+            UriRef::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The scheme in lower case (as written for another scheme).
+    pub fn scheme(&self) -> &'a str {
+        match self {
+            UriRef::Sip(u) if u.secure => "sips",
+            UriRef::Sip(_) => "sip",
+            UriRef::Tel(_) => "tel",
+            UriRef::Other { scheme, .. } => scheme,
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Uri {
+        match self {
+            UriRef::Sip(u) => Uri::Sip(u.into_owned()),
+            UriRef::Tel(t) => Uri::Tel(TelUri {
+                number: t.number.to_owned(),
+                params: t.params.to_vec(),
+            }),
+            UriRef::Other { scheme, rest } => Uri::Other(OtherUri {
+                scheme: scheme.to_owned(),
+                rest: rest.to_owned(),
+            }),
+        }
+    }
+}
+
+impl<'a> SipUriRef<'a> {
+    /// The value of a URI parameter by name (case-insensitive), `Some(None)` for a flag.
+    pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
+        self.params.get(name)
+    }
+
+    /// Whether this is a loose-routing URI (`lr`, RFC 3261 §19.1.1).
+    pub fn is_lr(&self) -> bool {
+        self.params.has("lr")
+    }
+
+    /// The `transport` parameter as written.
+    pub fn transport(&self) -> Option<&'a str> {
+        self.params.get("transport").flatten()
+    }
+
+    /// URI headers `(name, value)` as written.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.headers
+            .split('&')
+            .filter(|h| !h.is_empty())
+            .map(|h| h.split_once('=').unwrap_or((h, "")))
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> SipUri {
+        SipUri {
+            secure: self.secure,
+            user: self.user.map(str::to_owned),
+            password: self.password.map(str::to_owned),
+            host: self.host.into_owned(),
+            port: self.port,
+            params: self.params.to_vec(),
+            headers: self
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl HostRef<'_> {
+    /// An owned copy.
+    pub fn into_owned(self) -> Host {
+        match self {
+            HostRef::Domain(d) => Host::Domain(d.to_owned()),
+            HostRef::V4(a) => Host::V4(a),
+            HostRef::V6(a) => Host::V6(a),
+        }
+    }
+}
+
+impl fmt::Display for HostRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostRef::Domain(d) => f.write_str(d),
+            HostRef::V4(a) => write!(f, "{a}"),
+            HostRef::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+impl fmt::Display for SipUriRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        if let Some(u) = self.user {
+            f.write_str(u)?;
+            if let Some(p) = self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        f.write_str(self.params.raw)?;
+        if !self.headers.is_empty() {
+            write!(f, "?{}", self.headers)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for UriRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UriRef::Sip(u) => u.fmt(f),
+            UriRef::Tel(t) => write!(f, "tel:{}{}", t.number, t.params.raw),
+            UriRef::Other { scheme, rest } => write!(f, "{scheme}:{rest}"),
+        }
+    }
+}
+
 /// Parses a URI from the start of `s`; returns it and how many bytes it took.
 /// For [`UriContext::Whole`] the whole slice must be the URI.
-pub(crate) fn parse_uri_prefix(s: &[u8], ctx: UriContext) -> Result<(Uri, usize)> {
-    let mut sc = Scanner::new(s, Part::Uri);
+pub(crate) fn parse_uri_ref(s: &str, ctx: UriContext) -> Result<(UriRef<'_>, usize)> {
+    let mut sc = Scanner::over(s, Part::Uri);
     let scheme = sc.take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
     if scheme.is_empty() || !scheme[0].is_ascii_alphabetic() || !sc.eat(b':') {
         return Err(ParseError::syntax(
@@ -299,19 +567,19 @@ pub(crate) fn parse_uri_prefix(s: &[u8], ctx: UriContext) -> Result<(Uri, usize)
         ));
     }
     let body_start = sc.pos;
+    let body = s.get(body_start..).unwrap_or("");
     if scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips") {
         let secure = scheme.len() == 4;
-        let (u, used) = parse_sip_body(&s[body_start..], secure, ctx)
-            .map_err(|e| e.rebase(body_start, Part::Uri))?;
-        return Ok((Uri::Sip(u), body_start + used));
+        let (u, used) =
+            parse_sip_body(body, secure, ctx).map_err(|e| e.rebase(body_start, Part::Uri))?;
+        return Ok((UriRef::Sip(u), body_start + used));
     }
     if scheme.eq_ignore_ascii_case(b"tel") {
-        let (u, used) =
-            parse_tel_body(&s[body_start..], ctx).map_err(|e| e.rebase(body_start, Part::Uri))?;
-        return Ok((Uri::Tel(u), body_start + used));
+        let (u, used) = parse_tel_body(body, ctx).map_err(|e| e.rebase(body_start, Part::Uri))?;
+        return Ok((UriRef::Tel(u), body_start + used));
     }
     // RFC 3261 §25.1 absoluteURI: any visible characters; in a bare addr-spec it ends like a SIP URI does.
-    let rest = sc.take_while(|b| {
+    sc.take_while(|b| {
         b > b' '
             && b != 0x7f
             && b != b'>'
@@ -319,23 +587,24 @@ pub(crate) fn parse_uri_prefix(s: &[u8], ctx: UriContext) -> Result<(Uri, usize)
             && b != b'"'
             && (ctx == UriContext::Whole || !matches!(b, b';' | b','))
     });
-    if rest.is_empty() {
+    if sc.pos == body_start {
         return Err(sc.err("expected the rest of the URI after the scheme"));
     }
     if ctx == UriContext::Whole && !sc.at_end() {
         return Err(sc.err("expected the end of the URI"));
     }
     Ok((
-        Uri::Other(OtherUri {
-            scheme: text(scheme).to_owned(),
-            rest: String::from_utf8_lossy(rest).into_owned(),
-        }),
+        UriRef::Other {
+            scheme: sc.slice(0, body_start - 1),
+            rest: sc.since(body_start),
+        },
         sc.pos,
     ))
 }
 
-pub(crate) fn parse_uri(s: &[u8], ctx: UriContext) -> Result<Uri> {
-    let (u, used) = parse_uri_prefix(s, ctx)?;
+/// Parses a URI that is all of `s`.
+pub(crate) fn parse_uri_str(s: &str, ctx: UriContext) -> Result<UriRef<'_>> {
+    let (u, used) = parse_uri_ref(s, ctx)?;
     if used != s.len() {
         return Err(ParseError::syntax(
             used,
@@ -346,12 +615,19 @@ pub(crate) fn parse_uri(s: &[u8], ctx: UriContext) -> Result<Uri> {
     Ok(u)
 }
 
+/// Parses a URI that is all of `s` (bytes that are not UTF-8 are replaced first: no URI
+/// grammar admits them, so they fail where they stand).
+pub(crate) fn parse_uri(s: &[u8], ctx: UriContext) -> Result<Uri> {
+    let t = String::from_utf8_lossy(s);
+    parse_uri_str(&t, ctx).map(UriRef::into_owned)
+}
+
 /// Validates a run of URI characters: each byte matches `pred` or is a valid `%HH` escape.
-fn escaped_run(
-    sc: &mut Scanner<'_>,
+fn escaped_run<'a>(
+    sc: &mut Scanner<'a>,
     pred: impl Fn(u8) -> bool,
     what: &'static str,
-) -> Result<String> {
+) -> Result<&'a str> {
     let start = sc.pos;
     while let Some(b) = sc.peek() {
         if b == b'%' {
@@ -370,22 +646,24 @@ fn escaped_run(
     if sc.pos == start {
         return Err(sc.err(what));
     }
-    Ok(text(&sc.s[start..sc.pos]).to_owned())
+    Ok(sc.since(start))
 }
 
 /// RFC 3261 §25.1 SIP-URI after the scheme's `:`.
-fn parse_sip_body(s: &[u8], secure: bool, ctx: UriContext) -> Result<(SipUri, usize)> {
+fn parse_sip_body(s: &str, secure: bool, ctx: UriContext) -> Result<(SipUriRef<'_>, usize)> {
     // The URI's extent: all of `s`, or up to the first `,` / white space / `>` for a bare addr-spec
     // (where `;` starts the header's parameters: RFC 3261 §20.10).
-    let mut sc = Scanner::new(s, Part::Uri);
+    let mut sc = Scanner::over(s, Part::Uri);
+    let b = s.as_bytes();
     // userinfo ends at the first '@' (neither user nor password may contain an unescaped '@').
-    let at = s
-        .iter()
-        .take_while(|&&b| b > b' ' && b != b'>' && !(ctx == UriContext::BareAddrSpec && b == b','))
-        .position(|&b| b == b'@');
+    let at = memchr::memchr(b'@', b).filter(|&at| {
+        b[..at]
+            .iter()
+            .all(|&b| b > b' ' && b != b'>' && !(ctx == UriContext::BareAddrSpec && b == b','))
+    });
     let (mut user, mut password) = (None, None);
     if let Some(at) = at {
-        let mut u = Scanner::new(&s[..at], Part::Uri);
+        let mut u = sc.sub(0, at);
         user = Some(escaped_run(
             &mut u,
             is_user,
@@ -393,7 +671,7 @@ fn parse_sip_body(s: &[u8], secure: bool, ctx: UriContext) -> Result<(SipUri, us
         )?);
         if u.eat(b':') {
             password = Some(if u.at_end() {
-                String::new()
+                ""
             } else {
                 escaped_run(&mut u, is_password, "expected a password after ':'")?
             });
@@ -408,50 +686,49 @@ fn parse_sip_body(s: &[u8], secure: bool, ctx: UriContext) -> Result<(SipUri, us
     if sc.eat(b':') {
         port = Some(sc.number(65535, "expected a port number (0-65535) after ':'")? as u16);
     }
-    let mut params = Vec::new();
+    let params_start = sc.pos;
     if ctx == UriContext::Whole {
         while sc.eat(b';') {
-            let name = escaped_run(
+            escaped_run(
                 &mut sc,
                 is_paramchar,
                 "expected a URI parameter name after ';'",
             )?;
-            let value = if sc.eat(b'=') {
-                Some(escaped_run(
+            if sc.eat(b'=') {
+                escaped_run(
                     &mut sc,
                     is_paramchar,
                     "expected a URI parameter value after '='",
-                )?)
-            } else {
-                None
-            };
-            params.push(UriParam { name, value });
+                )?;
+            }
         }
     }
-    let mut headers = Vec::new();
+    let params = UriParams {
+        raw: sc.since(params_start),
+    };
+    let mut headers = "";
     if sc.peek() == Some(b'?') {
         if ctx == UriContext::BareAddrSpec {
             // RFC 3261 §20: a URI with headers must be enclosed in <> in a header field.
             return Err(sc.err("expected '<' '>' around a URI that has headers ('?')"));
         }
         sc.pos += 1;
+        let hstart = sc.pos;
         loop {
-            let name = escaped_run(
+            escaped_run(
                 &mut sc,
                 is_hchar,
                 "expected a URI header name after '?' or '&'",
             )?;
             sc.expect(b'=', "expected '=' after the URI header name")?;
-            let value = if matches!(sc.peek(), Some(b) if is_hchar(b) || b == b'%') {
-                escaped_run(&mut sc, is_hchar, "expected a URI header value")?
-            } else {
-                String::new()
-            };
-            headers.push((name, value));
+            if matches!(sc.peek(), Some(b) if is_hchar(b) || b == b'%') {
+                escaped_run(&mut sc, is_hchar, "expected a URI header value")?;
+            }
             if !sc.eat(b'&') {
                 break;
             }
         }
+        headers = sc.since(hstart);
     }
     match (ctx, sc.peek()) {
         (_, None) => {}
@@ -459,7 +736,7 @@ fn parse_sip_body(s: &[u8], secure: bool, ctx: UriContext) -> Result<(SipUri, us
         _ => return Err(sc.err("expected ';', '?' or the end of the URI")),
     }
     Ok((
-        SipUri {
+        SipUriRef {
             secure,
             user,
             password,
@@ -473,7 +750,7 @@ fn parse_sip_body(s: &[u8], secure: bool, ctx: UriContext) -> Result<(SipUri, us
 }
 
 /// RFC 3261 §25.1 `host = hostname / IPv4address / IPv6reference`; RFC 5118 §4.
-pub(crate) fn parse_host(sc: &mut Scanner<'_>) -> Result<Host> {
+pub(crate) fn parse_host<'a>(sc: &mut Scanner<'a>) -> Result<HostRef<'a>> {
     if sc.peek() == Some(b'[') {
         let start = sc.pos;
         sc.pos += 1;
@@ -491,7 +768,7 @@ pub(crate) fn parse_host(sc: &mut Scanner<'_>) -> Result<Host> {
         } else {
             inner
         };
-        return inner.parse::<Ipv6Addr>().map(Host::V6).map_err(|_| {
+        return inner.parse::<Ipv6Addr>().map(HostRef::V6).map_err(|_| {
             ParseError::syntax(
                 start,
                 Part::Uri,
@@ -500,77 +777,114 @@ pub(crate) fn parse_host(sc: &mut Scanner<'_>) -> Result<Host> {
         });
     }
     let start = sc.pos;
-    let h = sc.take_while(|b| HOSTNAME[usize::from(b)]);
-    if h.is_empty() {
+    // RFC 3261 §25.1: labels start and end with alphanum; a trailing '.' is allowed.
+    // One pass: extent, label rule, and whether it is all digits and dots (an IPv4 address).
+    let mut prev = HOST_DOT;
+    let mut all_digits = true;
+    let mut bad = false;
+    let rest = sc.rest();
+    let mut n = 0;
+    for &b in rest {
+        let class = HOST_CLASS[usize::from(b)];
+        match class {
+            HOST_NONE => break,
+            HOST_DIGIT => {}
+            HOST_OTHER => all_digits = false,
+            HOST_DOT => bad |= prev == HOST_DOT || prev == HOST_DASH,
+            _ => {
+                bad |= prev == HOST_DOT;
+                all_digits = false;
+            }
+        }
+        prev = class;
+        n += 1;
+    }
+    if n == 0 {
         return Err(sc.err("expected a host name or address"));
     }
-    // RFC 3261 §25.1: labels start and end with alphanum; a trailing '.' is allowed.
-    let mut prev = b'.';
-    let mut all_digits = true;
-    for &b in h {
-        let bad = (b == b'.' && (prev == b'.' || prev == b'-')) || (b == b'-' && prev == b'.');
-        if bad {
-            return Err(ParseError::syntax(
-                start,
-                Part::Uri,
-                "expected a host name of dot-separated labels",
-            ));
-        }
-        all_digits &= b.is_ascii_digit() || b == b'.';
-        prev = b;
-    }
-    if prev == b'-' {
+    sc.pos += n;
+    if bad || prev == HOST_DASH {
         return Err(ParseError::syntax(
             start,
             Part::Uri,
             "expected a host name of dot-separated labels",
         ));
     }
-    let name = text(h);
+    let name = sc.since(start);
     if all_digits {
-        return name
-            .parse::<Ipv4Addr>()
-            .map(Host::V4)
+        return ipv4(name)
+            .map(HostRef::V4)
             .map_err(|_| ParseError::syntax(start, Part::Uri, "expected a valid IPv4 address"));
     }
-    Ok(Host::Domain(name.to_owned()))
+    Ok(HostRef::Domain(name))
+}
+
+/// RFC 3261 §25.1 `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each
+/// at most 255 and without a leading zero (as `Ipv4Addr`'s parser reads it).
+pub(crate) fn ipv4(s: &str) -> std::result::Result<Ipv4Addr, ()> {
+    let mut octets = [0u8; 4];
+    let (mut i, mut n, mut digits) = (0usize, 0u16, 0u8);
+    for &c in s.as_bytes() {
+        if c == b'.' {
+            if digits == 0 || i == 3 {
+                return Err(());
+            }
+            octets[i] = n as u8;
+            (i, n, digits) = (i + 1, 0, 0);
+        } else if c.is_ascii_digit() {
+            if digits == 3 || (digits == 1 && n == 0) {
+                return Err(()); // four digits, or a leading zero
+            }
+            n = n * 10 + u16::from(c - b'0');
+            if n > 255 {
+                return Err(());
+            }
+            digits += 1;
+        } else {
+            return Err(());
+        }
+    }
+    if i != 3 || digits == 0 {
+        return Err(());
+    }
+    octets[3] = n as u8;
+    Ok(Ipv4Addr::from(octets))
 }
 
 /// RFC 3966 telephone-uri after `tel:`.
-fn parse_tel_body(s: &[u8], ctx: UriContext) -> Result<(TelUri, usize)> {
-    let mut sc = Scanner::new(s, Part::Uri);
-    let number = sc
-        .take_while(|b| is_tel(b) && b != b';' && !(ctx == UriContext::BareAddrSpec && b == b','));
-    if number.is_empty() {
+fn parse_tel_body(s: &str, ctx: UriContext) -> Result<(TelUriRef<'_>, usize)> {
+    let mut sc = Scanner::over(s, Part::Uri);
+    sc.take_while(|b| is_tel(b) && b != b';' && !(ctx == UriContext::BareAddrSpec && b == b','));
+    if sc.pos == 0 {
         return Err(sc.err("expected a telephone number after 'tel:'"));
     }
-    let mut params = Vec::new();
+    let number = sc.since(0);
+    let params_start = sc.pos;
     if ctx == UriContext::Whole {
         while sc.eat(b';') {
-            let name = escaped_run(
+            escaped_run(
                 &mut sc,
                 |b| is_paramchar(b) && b != b'=',
                 "expected a tel parameter name after ';'",
             )?;
-            let value = if sc.eat(b'=') {
-                Some(escaped_run(
+            if sc.eat(b'=') {
+                escaped_run(
                     &mut sc,
                     |b| is_tel(b) && b != b';' && b != b'=',
                     "expected a tel parameter value after '='",
-                )?)
-            } else {
-                None
-            };
-            params.push(UriParam { name, value });
+                )?;
+            }
         }
         if !sc.at_end() {
             return Err(sc.err("expected ';' or the end of the tel URI"));
         }
     }
     Ok((
-        TelUri {
-            number: text(number).to_owned(),
-            params,
+        TelUriRef {
+            number,
+            params: UriParams {
+                raw: sc.since(params_start),
+            },
         },
         sc.pos,
     ))
@@ -743,6 +1057,25 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_reads_like_the_std_parser() {
+        for s in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..3.4",
+            "1.2.3.",
+            "1234.1.1.1",
+            "",
+        ] {
+            assert_eq!(ipv4(s).ok(), s.parse::<Ipv4Addr>().ok(), "{s}");
+        }
+    }
+
+    #[test]
     fn ipv4_and_ports() {
         assert_eq!(
             sip("sip:192.0.2.1:5060").host,
@@ -821,12 +1154,12 @@ mod tests {
 
     #[test]
     fn bare_addr_spec_stops_at_params_and_rejects_headers() {
-        let (u, used) = parse_uri_prefix(b"sip:a@b.com;tag=1", UriContext::BareAddrSpec).unwrap();
+        let (u, used) = parse_uri_ref("sip:a@b.com;tag=1", UriContext::BareAddrSpec).unwrap();
         assert_eq!(used, "sip:a@b.com".len());
         assert!(u.as_sip().unwrap().params.is_empty());
         assert!(
-            parse_uri_prefix(
-                b"sip:user@example.com?Route=%3Csip:sip.example.com%3E",
+            parse_uri_ref(
+                "sip:user@example.com?Route=%3Csip:sip.example.com%3E",
                 UriContext::BareAddrSpec
             )
             .is_err()

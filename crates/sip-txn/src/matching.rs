@@ -2,7 +2,7 @@
 //! transactions), §17.2.3 (requests to server transactions, with the RFC 2543 fallback),
 //! §9.2 (CANCEL), §8.2.2.2 (merged requests) and the ACK for a 2xx (RFC 6026 §8.7).
 
-use sip_msg::{CSeq, HeaderName, Host, Message, Method, Uri, Via};
+use sip_msg::{CSeq, HeaderName, HostRef, Message, Method, Uri, Via};
 
 use crate::error::InboundError;
 
@@ -12,7 +12,9 @@ pub(crate) struct RequestInfo {
     pub(crate) method: Method,
     /// The Request-URI, kept only for RFC 2543 matching (no magic cookie).
     pub(crate) uri: Option<Uri>,
-    pub(crate) via: Via,
+    /// The top Via value as received: copied into a CANCEL or non-2xx ACK (RFC 3261 §9.1,
+    /// §17.1.1.3) and parsed again only for RFC 2543 matching.
+    pub(crate) via: String,
     /// The branch if it carries the RFC 3261 magic cookie (§17.2.3); `None` selects RFC 2543 matching.
     pub(crate) branch: Option<String>,
     pub(crate) call_id: String,
@@ -34,8 +36,9 @@ impl RequestInfo {
             .method()
             .cloned()
             .ok_or(InboundError::MissingHeader("Method"))?;
+        // Read in place (borrowed views): only what the keys keep is copied.
         let via = msg
-            .top_via()
+            .top_via_view()
             .map_err(bad("Via"))?
             .ok_or(InboundError::MissingHeader("Via"))?;
         let cseq = msg
@@ -46,10 +49,10 @@ impl RequestInfo {
             return Err(InboundError::CSeqMismatch);
         }
         let call_id = msg
-            .call_id()
+            .call_id_str()
             .map_err(bad("Call-ID"))?
             .ok_or(InboundError::MissingHeader("Call-ID"))?
-            .0;
+            .to_owned();
         // Only the tags matter here; the TU parses From and To in full.
         let from_tag = single_tag(msg, &HeaderName::From, "From")?;
         let to_tag = single_tag(msg, &HeaderName::To, "To")?;
@@ -60,8 +63,8 @@ impl RequestInfo {
         // RFC 3261 §17.2.3: branch, sent-by (host compared case-insensitively) and method,
         // INVITE for an ACK (it belongs to the INVITE's transaction).
         let key = branch.as_ref().map(|b| {
-            let host = match &via.host {
-                Host::Domain(d) => d.to_ascii_lowercase(),
+            let host = match via.host {
+                HostRef::Domain(d) => d.to_ascii_lowercase(),
                 other => other.to_string(),
             };
             ServerKey {
@@ -90,7 +93,7 @@ impl RequestInfo {
             cseq,
             from_tag,
             to_tag,
-            via,
+            via: via.as_str().to_owned(),
             key,
         })
     }
@@ -301,7 +304,7 @@ impl AckKey {
 /// The key of a response: top Via branch and CSeq method (RFC 3261 §17.1.3).
 pub(crate) fn response_key(msg: &Message) -> Result<ClientKey, InboundError> {
     let via = msg
-        .top_via()
+        .top_via_view()
         .map_err(bad("Via"))?
         .ok_or(InboundError::MissingHeader("Via"))?;
     let branch = via.branch().ok_or(InboundError::NoBranch)?.to_owned();
@@ -317,7 +320,7 @@ pub(crate) fn response_key(msg: &Message) -> Result<ClientKey, InboundError> {
 
 /// The To tag of a message, if To parses and has one.
 pub(crate) fn to_tag(msg: &Message) -> Option<String> {
-    msg.to()
+    msg.to_view()
         .ok()
         .flatten()
         .and_then(|t| t.tag().map(str::to_owned))
@@ -325,7 +328,15 @@ pub(crate) fn to_tag(msg: &Message) -> Option<String> {
 
 /// Two top Vias are the same hop's (RFC 2543 matching): protocol, transport, sent-by and the
 /// parameters other than those a receiving transport adds (`received`, `rport`, §18.2.1, RFC 3581).
-fn via_eq(a: &Via, b: &Via) -> bool {
+fn via_eq(a: &str, b: &str) -> bool {
+    match (sip_msg::parse_one::<Via>(a), sip_msg::parse_one::<Via>(b)) {
+        (Ok(a), Ok(b)) => same_hop(&a, &b),
+        _ => false,
+    }
+}
+
+/// [`via_eq`] on parsed values.
+fn same_hop(a: &Via, b: &Via) -> bool {
     let params = |v: &Via| {
         v.params
             .iter()
