@@ -66,6 +66,28 @@ pub struct ParseError {
     pub expected: &'static str,
 }
 
+/// Maps an offset in `String::from_utf8_lossy(raw)` back to the offset in `raw`.
+pub(crate) fn raw_offset(raw: &[u8], lossy: usize) -> usize {
+    let (mut text, mut bytes) = (0usize, 0usize);
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if lossy <= text + valid {
+            return bytes + (lossy - text);
+        }
+        text += valid;
+        bytes += valid;
+        let bad = chunk.invalid().len();
+        if bad > 0 {
+            if lossy < text + '\u{FFFD}'.len_utf8() {
+                return bytes;
+            }
+            text += '\u{FFFD}'.len_utf8();
+            bytes += bad;
+        }
+    }
+    bytes + lossy.saturating_sub(text)
+}
+
 impl ParseError {
     /// A syntax error.
     pub(crate) fn syntax(offset: usize, part: Part, expected: &'static str) -> Self {
@@ -89,6 +111,13 @@ impl ParseError {
 
     /// Returns the same error moved by `base` bytes (for a value parsed out of a larger buffer)
     /// and attributed to `part` when it had no more precise attribution.
+    /// For an error found in `String::from_utf8_lossy(raw)`: the offset in `raw` itself (each
+    /// replaced run of bad bytes is one 3-byte U+FFFD in the text, not its own length).
+    pub(crate) fn in_raw(mut self, raw: &[u8]) -> Self {
+        self.offset = raw_offset(raw, self.offset);
+        self
+    }
+
     pub(crate) fn rebase(mut self, base: usize, part: Part) -> Self {
         self.offset += base;
         if matches!(self.part, Part::Uri | Part::ExtensionHeader) || self.part == part {
@@ -133,5 +162,32 @@ pub(crate) fn truncate_on_char(s: &mut String, max: usize) {
             cut -= 1;
         }
         s.truncate(cut);
+    }
+}
+
+#[cfg(test)]
+mod raw_offset_tests {
+    use super::raw_offset;
+
+    // Found by fuzzing: an error after bad bytes pointed past the end of the input.
+    #[test]
+    fn offsets_in_replaced_text_map_back_to_the_bytes() {
+        let raw = b"ab\xfe\xff\xffcd";
+        let text = String::from_utf8_lossy(raw);
+        assert_eq!(raw_offset(raw, 0), 0);
+        assert_eq!(raw_offset(raw, 2), 2);
+        // Each bad byte became one U+FFFD here; 'c' follows the three of them.
+        let c = text.find('c').unwrap();
+        assert_eq!(raw_offset(raw, c), 5);
+        assert_eq!(raw_offset(raw, text.len()), raw.len());
+        assert_eq!(raw_offset(b"plain", 3), 3);
+    }
+
+    #[test]
+    fn a_parse_error_after_bad_bytes_stays_inside_the_input() {
+        let input = b"BpEI Ys:er:@\xfe\xff\xff&\xffpEI\x0b\x00\n".to_vec();
+        let n = input.len();
+        let e = crate::Message::parse(input).unwrap_err();
+        assert!(e.offset <= n, "offset {} beyond input {n}", e.offset);
     }
 }

@@ -504,7 +504,7 @@ impl Message {
         for h in self.headers_named(name) {
             let t = String::from_utf8_lossy(h.value());
             let v = one_element(Scanner::over(&t, part), name.is_list(), T::parse_element)
-                .map_err(|e| e.rebase(h.value_offset, part))?;
+                .map_err(|e| e.in_raw(h.value()).rebase(h.value_offset, part))?;
             if v.is_some() {
                 return Ok(v);
             }

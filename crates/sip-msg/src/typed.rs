@@ -40,6 +40,7 @@ pub(crate) fn parse_value<T: HeaderValue>(
 ) -> Result<()> {
     let t = String::from_utf8_lossy(value);
     parse_elements(Scanner::over(&t, part), list, out, T::parse_element)
+        .map_err(|e| e.in_raw(value))
 }
 
 /// Parses every element of a value as views borrowing it; the value must be UTF-8

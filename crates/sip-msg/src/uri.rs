@@ -619,7 +619,9 @@ pub(crate) fn parse_uri_str(s: &str, ctx: UriContext) -> Result<UriRef<'_>> {
 /// grammar admits them, so they fail where they stand).
 pub(crate) fn parse_uri(s: &[u8], ctx: UriContext) -> Result<Uri> {
     let t = String::from_utf8_lossy(s);
-    parse_uri_str(&t, ctx).map(UriRef::into_owned)
+    parse_uri_str(&t, ctx)
+        .map(UriRef::into_owned)
+        .map_err(|e| e.in_raw(s))
 }
 
 /// Validates a run of URI characters: each byte matches `pred` or is a valid `%HH` escape.
