@@ -361,13 +361,26 @@ fn invite_server_transaction_retransmits_its_final_response_until_ack() {
 
 // --- the media relay and the shared port (issue 9) ---------------------------------------
 
-/// A free UDP port on loopback for `turnutils_peer`.
+/// A free UDP port on loopback for `turnutils_peer`, outside the demo relay's relayed range
+/// (49152–49999 in topology/demo.toml): a peer there is the relay's own address, which it
+/// rightly refuses to relay to (403 on ChannelBind), so a port from the kernel's ephemeral
+/// range would make the test fail now and then.
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_udp_port_on("127.0.0.1")
+}
+
+/// As [`free_udp_port`], on `ip`.
+fn free_udp_port_on(ip: &str) -> u16 {
+    loop {
+        let p = UdpSocket::bind((ip, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !(49152..=49999).contains(&p) {
+            return p;
+        }
+    }
 }
 
 /// coturn's client allocates on Convene's relay with the demo user, binds channels and
@@ -2297,11 +2310,7 @@ fn uclient_with(
     clients: u32,
     extra: &[&str],
 ) -> (String, bool) {
-    let peer_port = UdpSocket::bind((peer_ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let peer_port = free_udp_port_on(peer_ip);
     let mut peer = tool("turnutils_peer")
         .args(["-L", peer_ip, "-p", &peer_port.to_string()])
         .stdout(Stdio::null())
