@@ -361,6 +361,18 @@ fn invite_server_transaction_retransmits_its_final_response_until_ack() {
 
 // --- the media relay and the shared port (issue 9) ---------------------------------------
 
+/// Writes the demo topology followed by `extra` to `dir/topology.toml`; returns its path.
+fn demo_plus(dir: &Path, extra: &str) -> PathBuf {
+    let demo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../topology/demo.toml"
+    ))
+    .unwrap();
+    let path = dir.join("topology.toml");
+    std::fs::write(&path, format!("{demo}\n{extra}")).unwrap();
+    path
+}
+
 /// A free UDP port on loopback for `turnutils_peer`, outside the demo relay's relayed range
 /// (49152–49999 in topology/demo.toml): a peer there is the relay's own address, which it
 /// rightly refuses to relay to (403 on ChannelBind), so a port from the kernel's ephemeral
@@ -1194,16 +1206,12 @@ fn mutual_tls_peers_are_trusted_or_refused_by_their_certificate() {
     let (data, ca) = data_with_test_ca();
     // The demo topology plus a trusted application pool on its own port (seed 002's CUPS).
     let app_port = free_port();
-    let topo = format!(
-        "{}\n[[pool]]\nfqdn = \"apps.partner.test\"\nsite = \"HQ\"\nroles = [\"trusted-application\"]\nregistrar = \"fe.example.test\"\ncertificate = \"apps.partner.test\"\n\n[[trusted_application]]\nid = \"im-gateway\"\npool = \"apps.partner.test\"\nport = {app_port}\n",
-        std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../topology/demo.toml"
-        ))
-        .unwrap()
+    let topo_path = demo_plus(
+        data.path(),
+        &format!(
+            "[[pool]]\nfqdn = \"apps.partner.test\"\nsite = \"HQ\"\nroles = [\"trusted-application\"]\nregistrar = \"fe.example.test\"\ncertificate = \"apps.partner.test\"\n\n[[trusted_application]]\nid = \"im-gateway\"\npool = \"apps.partner.test\"\nport = {app_port}\n"
+        ),
     );
-    let topo_path = data.path().join("topology.toml");
-    std::fs::write(&topo_path, topo).unwrap();
     let app_listen = format!("tls:127.0.0.1:{app_port}");
     let s = Server::start_in(
         data,
@@ -1325,13 +1333,7 @@ enterprise_voice = true
 "#
     );
     let data = tempfile::tempdir().unwrap();
-    let topo = data.path().join("topology.toml");
-    let demo = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../topology/demo.toml"
-    ))
-    .unwrap();
-    std::fs::write(&topo, format!("{demo}\n{voice}")).unwrap();
+    let topo = demo_plus(data.path(), &voice);
     let mut args = MD5_FIRST.to_vec();
     args.extend(["--topology", topo.to_str().unwrap()]);
     let s = Server::start_in(data, &args);
@@ -1393,19 +1395,12 @@ enterprise_voice = true
 fn a_static_route_carries_requests_for_its_domain() {
     let hop = free_port();
     let data = tempfile::tempdir().unwrap();
-    let topo = data.path().join("topology.toml");
-    let demo = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../topology/demo.toml"
-    ))
-    .unwrap();
-    std::fs::write(
-        &topo,
-        format!(
-            "{demo}\n[[static_route]]\nmatch_uri = \"partner.test\"\nnext_hop = \"127.0.0.1\"\nport = {hop}\ntransport = \"tcp\"\n"
+    let topo = demo_plus(
+        data.path(),
+        &format!(
+            "[[static_route]]\nmatch_uri = \"partner.test\"\nnext_hop = \"127.0.0.1\"\nport = {hop}\ntransport = \"tcp\"\n"
         ),
-    )
-    .unwrap();
+    );
     let mut args = MD5_FIRST.to_vec();
     args.extend(["--topology", topo.to_str().unwrap()]);
     let s = Server::start_in(data, &args);
@@ -1663,17 +1658,10 @@ impl Drop for Kamailio {
 fn convene_and_kamailio(server_auth_only: bool) -> (Server, Kamailio, u16, u16) {
     let data = tempfile::tempdir().unwrap();
     let (app_port, kamailio_tls) = (free_port(), free_port());
-    let demo = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../topology/demo.toml"
-    ))
-    .unwrap();
-    let topo = data.path().join("topology.toml");
-    std::fs::write(
-        &topo,
-        format!(
-            r#"{demo}
-[[pool]]
+    let topo = demo_plus(
+        data.path(),
+        &format!(
+            r#"[[pool]]
 fqdn = "sip.partner.test"
 site = "HQ"
 roles = ["trusted-application"]
@@ -1693,8 +1681,7 @@ port = {kamailio_tls}
 transport = "tls"
 "#
         ),
-    )
-    .unwrap();
+    );
     let convene = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_convene"))
             .args(args)
@@ -2050,19 +2037,12 @@ fn next_hops_given_by_name_are_resolved_with_dns_and_fail_over() {
         "--host-record=gw.routed.test,127.0.0.1",
     ]);
     let data = tempfile::tempdir().unwrap();
-    let topo = data.path().join("topology.toml");
-    let demo = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../topology/demo.toml"
-    ))
-    .unwrap();
-    std::fs::write(
-        &topo,
-        format!(
-            "{demo}\n[[static_route]]\nmatch_uri = \"routed.test\"\nnext_hop = \"gw.routed.test\"\nport = {live}\ntransport = \"tcp\"\n"
+    let topo = demo_plus(
+        data.path(),
+        &format!(
+            "[[static_route]]\nmatch_uri = \"routed.test\"\nnext_hop = \"gw.routed.test\"\nport = {live}\ntransport = \"tcp\"\n"
         ),
-    )
-    .unwrap();
+    );
     let dns_addr = dns.addr.to_string();
     let mut args = MD5_FIRST.to_vec();
     args.extend([
