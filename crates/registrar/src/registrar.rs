@@ -743,6 +743,9 @@ impl Registrar {
             }
         }
         if !list.is_empty() {
+            // The list was built by pushes, which leave room for four bindings (over 1 KiB)
+            // where an AOR almost always has one: keep only what it holds.
+            list.shrink_to_fit();
             self.bindings.insert(aor.clone(), list);
         }
     }
