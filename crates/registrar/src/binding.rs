@@ -213,6 +213,11 @@ mod tests {
     }
 
     #[test]
+    fn a_binding_fits_in_256_bytes() {
+        assert!(std::mem::size_of::<Binding>() <= 256);
+    }
+
+    #[test]
     fn time_arithmetic_saturates_and_rounds_up() {
         assert_eq!(Time(0).plus_secs(2), Time(2000));
         assert_eq!(Time(u64::MAX).plus_secs(1), Time(u64::MAX));
@@ -233,7 +238,9 @@ pub struct StoredParam {
     pub quoted: bool,
 }
 
-/// One binding of an AOR to a contact (RFC 3261 §10.3 step 6).
+/// One binding of an AOR to a contact (RFC 3261 §10.3 step 6). The location service keeps one
+/// per registration: it stays within 256 bytes (an allocator size class; one byte more costs
+/// 64), which is why the optional strings are `Box<str>` (no spare capacity field).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Binding {
     /// The address-of-record.
@@ -253,7 +260,7 @@ pub struct Binding {
     /// CSeq of that REGISTER.
     pub cseq: u32,
     /// `+sip.instance` without angle brackets (RFC 5626 §4.1).
-    pub instance: Option<String>,
+    pub instance: Option<Box<str>>,
     /// `reg-id` when the binding is an outbound flow binding (RFC 5626 §6).
     pub reg_id: Option<u32>,
     /// The flow an outbound binding lives on (RFC 5626 §5.2).
@@ -267,7 +274,7 @@ pub struct Binding {
     /// Path values in order (RFC 3327 §5.3), used as the route set towards the contact.
     pub path: Vec<String>,
     /// The From `epid` of the registering Microsoft endpoint ([MS-SIPRE] 3.2).
-    pub epid: Option<String>,
+    pub epid: Option<Box<str>>,
     /// First temporary-GRUU counter still valid (RFC 5627 §5.3: a new Call-ID invalidates older ones).
     pub temp_gruu_first: u32,
     /// Counter of the latest temporary GRUU issued, 0 if none.

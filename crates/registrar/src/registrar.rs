@@ -314,13 +314,13 @@ impl Registrar {
                     expires_at: now.plus_secs(r.expires),
                     call_id: call_id.clone(),
                     cseq,
-                    instance: r.instance.clone(),
+                    instance: r.instance.clone().map(String::into_boxed_str),
                     reg_id: r.reg_id,
                     // RFC 5626 §5.2: only an outbound binding is tied to its flow.
                     flow: r.reg_id.and(flow),
                     received_on: flow,
                     path: path.clone(),
-                    epid: epid.clone(),
+                    epid: epid.as_deref().map(Box::from),
                     temp_gruu_first: first,
                     temp_gruu_last: last,
                 };

@@ -29,7 +29,7 @@ fn binding(user: &str, id: u64, expires_at: u64) -> Binding {
         expires_at: Time(expires_at),
         call_id: format!("call-{id}"),
         cseq: u32::try_from(id).unwrap(),
-        instance: Some(format!("<urn:uuid:00000000-0000-0000-0000-{id:012}>")),
+        instance: Some(format!("<urn:uuid:00000000-0000-0000-0000-{id:012}>").into()),
         reg_id: None,
         flow: None,
         received_on: None,
