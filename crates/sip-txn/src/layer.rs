@@ -819,7 +819,10 @@ impl<A: Peer> TransactionLayer<A> {
                     // Timer J = 0: nothing will be resent, so nothing is kept.
                     self.transmit(id, t.peer.clone(), response, false);
                 } else {
-                    t.last_wire = Some(response.to_bytes());
+                    // Copied to a buffer of its exact size: the serializer's buffer is sized
+                    // from a guess (64 bytes a header) and would be held, spare room and all,
+                    // for the 32 s of Timer J by every transaction of a load.
+                    t.last_wire = Some(bytes::Bytes::copy_from_slice(&response.to_bytes()));
                     self.transmit(id, t.peer.clone(), response, false);
                 }
                 self.arm_wait(id, t, Timer::J, now, t1_x64);
