@@ -12,7 +12,7 @@
 #
 # Usage: bench/reg-memory.sh     env: N (default 100000) registrations, RATE (default 4000) per
 #        second, WARM (default 1000) warm-up registrations, SETTLE (default 40) seconds to wait
-#        before the second reading.
+#        before the second reading (and at most to let the baseline settle).
 # Convene is measured if CONVENE_BIN names its binary or target/release/convene exists; its
 # topology (demo + N + WARM bench users) is made by bench/gen-users.py.
 # Needs: sip-tester (sipp), kamailio, python3.
@@ -44,7 +44,16 @@ measure() {
         echo "  $name: the warm-up failed ($w of $WARM registered); SIPp errors:"; sipp_errors "$BENCH_WORK/$name-warmup"
         [ "$w" -gt 0 ] || return 0
     fi
-    sleep 1
+    # The baseline must not include memory the server is still giving back after start-up
+    # (parsing a 100k-user topology holds ~0.5 GB for tens of seconds): wait until two
+    # readings 5 s apart differ by less than 1 %, for at most SETTLE seconds.
+    m0=$(pss_kb "$pid")
+    for _ in $(seq 1 $(( SETTLE / 5 ))); do
+        sleep 5
+        m1=$(pss_kb "$pid")
+        [ $(( (m0 - m1) * 100 )) -lt "$m0" ] && [ $(( (m1 - m0) * 100 )) -lt "$m0" ] && break
+        m0=$m1
+    done
     m0=$(pss_kb "$pid"); t0=$(cpu_ticks "$pid")
     ok=$(register_users "$name" "$port" 1 "$N" run)
     t1=$(cpu_ticks "$pid")
