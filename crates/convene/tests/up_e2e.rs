@@ -373,15 +373,10 @@ fn demo_plus(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
-/// A free UDP port on loopback for `turnutils_peer`, outside the demo relay's relayed range
+/// A free UDP port on `ip` for `turnutils_peer`, outside the demo relay's relayed range
 /// (49152–49999 in topology/demo.toml): a peer there is the relay's own address, which it
 /// rightly refuses to relay to (403 on ChannelBind), so a port from the kernel's ephemeral
 /// range would make the test fail now and then.
-fn free_udp_port() -> u16 {
-    free_udp_port_on("127.0.0.1")
-}
-
-/// As [`free_udp_port`], on `ip`.
 fn free_udp_port_on(ip: &str) -> u16 {
     loop {
         let p = UdpSocket::bind((ip, 0))
@@ -400,56 +395,17 @@ fn free_udp_port_on(ip: &str) -> u16 {
 #[test]
 fn coturn_client_relays_through_convene_up() {
     let s = Server::start();
-    let peer_port = free_udp_port();
-    let mut peer = tool("turnutils_peer")
-        .args(["-L", "127.0.0.1", "-p", &peer_port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let out = tool("timeout")
-        .args([
-            "60",
-            "turnutils_uclient",
-            "-u",
-            "turnuser",
-            "-w",
-            "turnpass",
-            "-n",
-            "20",
-            "-m",
-            "2",
-            "-l",
-            "120",
-            "-z",
-            "5",
-        ])
-        .args([
-            "-p",
-            &s.turn_udp.port().to_string(),
-            "-e",
-            "127.0.0.1",
-            "-r",
-            &peer_port.to_string(),
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    let _ = peer.kill();
-    let _ = peer.wait();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    let lost = text
-        .lines()
+    let (text, ok) = uclient(&s, "turnuser", "turnpass", 2);
+    assert!(ok, "{text}");
+    assert_eq!(lost_packets(&text), Some(0), "{text}");
+}
+
+/// The "Total lost packets" figure of a `turnutils_uclient` report.
+fn lost_packets(text: &str) -> Option<u64> {
+    text.lines()
         .find_map(|l| l.split("Total lost packets").nth(1))
         .and_then(|a| a.split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok());
-    assert_eq!(lost, Some(0), "{text}");
+        .and_then(|n| n.parse::<u64>().ok())
 }
 
 /// A TLS client of the shared port, trusting the dev CA and naming the server.
@@ -2429,12 +2385,7 @@ fn coturn_client_relays_over_ipv6_through_an_ipv6_relayed_address() {
     // The client's own report (-v) of the XOR-RELAYED-ADDRESS it got.
     assert!(text.contains("IPv6. Received relay addr: ::1:"), "{text}");
     assert!(!text.contains("IPv4. Received relay addr"), "{text}");
-    let lost = text
-        .lines()
-        .find_map(|l| l.split("Total lost packets").nth(1))
-        .and_then(|a| a.split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok());
-    assert_eq!(lost, Some(0), "{text}");
+    assert_eq!(lost_packets(&text), Some(0), "{text}");
     // The relay counted what it relayed to the IPv6 peer.
     let to_peer = "convene_turn_relayed_packets_total{direction=\"to_peer\"}";
     let mut metrics = String::new();
