@@ -37,7 +37,7 @@ register() {
 
 # run_rates NAME PID PORT: register both ends, start the UAS, then every rate.
 run_rates() {
-    local name=$1 pid=$2 port=$3 uac uas uas_pid rate n dir t0 t1 ok rc
+    local name=$1 pid=$2 port=$3 uac uas uas_pid rate n dir t0 t1 rc
     uac=$(free_udp_port); uas=$(free_udp_port)
     register "$name" "$port" "$CALLEE" "$uas" || return 0
     register "$name" "$port" "$CALLER" "$uac" || return 0
@@ -56,10 +56,7 @@ run_rates() {
             -r "$rate" -m "$n" -timeout $(( secs * 3 + 10 ))s -recv_timeout 10s -nostdin -nd -trace_err \
             -i 127.0.0.1 -p "$uac" "127.0.0.1:$port" >sipp.out 2>&1) || true
         t1=$(cpu_ticks "$pid")
-        ok=$(sipp_count "$dir/sipp.out" "Successful call")
-        rc=0; result "$name" "$rate" "$n" $(( n - ok )) "$(cpu_s "$t0" "$t1")" \
-            "$(sipp_count "$dir/sipp.out" "Call Rate")" || rc=$?
-        if [ "$rc" = 1 ]; then echo "  $name: SIPp errors at $rate/s:"; sipp_errors "$dir"; fi
+        rc=0; sipp_result "$name" "$rate" "$n" "$dir" "$t0" "$t1" || rc=$?
         [ "$rc" = 0 ] || break
     done
     bench_stop "$uas_pid"

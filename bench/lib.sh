@@ -212,6 +212,18 @@ result() {
     return 0
 }
 
+# sipp_result NAME RATE SENT DIR T0 T1: the row for one SIPp run in DIR (its sipp.out) that
+# sent SENT at RATE while the server's CPU went from T0 to T1 ticks; shows SIPp's errors when
+# more than 0.1 % failed. Returns what `result` returns.
+sipp_result() {
+    local name=$1 rate=$2 sent=$3 dir=$4 ok rc=0
+    ok=$(sipp_count "$dir/sipp.out" "Successful call")
+    result "$name" "$rate" "$sent" $(( sent - ok )) "$(cpu_s "$5" "$6")" \
+        "$(sipp_count "$dir/sipp.out" "Call Rate")" || rc=$?
+    if [ "$rc" = 1 ]; then echo "  $name: SIPp errors at $rate/s:"; sipp_errors "$dir"; fi
+    return "$rc"
+}
+
 # ratio A B: A / B to two decimals, or n/a.
 ratio() {
     case "$1$2" in *n/a*|"") echo n/a; return;; esac

@@ -17,7 +17,7 @@ need_tools
 
 # run_rates NAME PID PORT: every rate against one server.
 run_rates() {
-    local name=$1 pid=$2 port=$3 rate n dir t0 t1 ok rc
+    local name=$1 pid=$2 port=$3 rate n dir t0 t1 rc
     for rate in "${rates[@]}"; do
         n=$(( rate * secs ))
         dir="$BENCH_WORK/$name-$rate"; mkdir -p "$dir"
@@ -26,10 +26,7 @@ run_rates() {
             -t u1 -r "$rate" -m "$n" -l 0 -timeout $(( secs * 3 ))s -nostdin -trace_err \
             -i 127.0.0.1 "127.0.0.1:$port" >sipp.out 2>&1) || true
         t1=$(cpu_ticks "$pid")
-        ok=$(sipp_count "$dir/sipp.out" "Successful call")
-        rc=0; result "$name" "$rate" "$n" $(( n - ok )) "$(cpu_s "$t0" "$t1")" \
-            "$(sipp_count "$dir/sipp.out" "Call Rate")" || rc=$?
-        if [ "$rc" = 1 ]; then echo "  $name: SIPp errors at $rate/s:"; sipp_errors "$dir"; fi
+        rc=0; sipp_result "$name" "$rate" "$n" "$dir" "$t0" "$t1" || rc=$?
     done
 }
 
