@@ -7,17 +7,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use topology::{ConfigError, Topology};
 
-/// A valid minimal topology of 9 lines; the relay section starts on line 10.
-const MIN: &str = r#"[[sip_domain]]
-name = "example.test"
-[[site]]
-name = "HQ"
-[[pool]]
-fqdn = "fe.example.test"
-site = "HQ"
-roles = ["front-end"]
-certificate = "fe.example.test"
-"#;
+mod support;
+use support::MIN;
 
 /// A valid [relay] (lines 10-13) with the keys a case adds from line 14 on.
 fn relay(extra: &str) -> String {

@@ -5,17 +5,8 @@
 
 use topology::{ConfigError, Topology};
 
-/// A valid minimal topology of 9 lines; cases append lines from line 10 on.
-const MIN: &str = r#"[[sip_domain]]
-name = "example.test"
-[[site]]
-name = "HQ"
-[[pool]]
-fqdn = "fe.example.test"
-site = "HQ"
-roles = ["front-end"]
-certificate = "fe.example.test"
-"#;
+mod support;
+use support::MIN;
 
 struct Case {
     name: &'static str,
