@@ -2,9 +2,9 @@
 //! with a catalogued `ms-diagnostics`, challenges, the stable To tag of its own answers and the
 //! Via stamp of RFC 3261 §18.2.1 / RFC 3581 §4.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use sip_msg::{AuthValue, HeaderName, Message, default_reason};
+use sip_msg::{AuthValue, HeaderName, HostRef, Message, default_reason};
 
 /// The methods the server handles (the Allow header, RFC 3261 §20.5).
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER, SUBSCRIBE, NOTIFY, INFO, REFER, PRACK, UPDATE, SERVICE, BENOTIFY";
@@ -64,22 +64,88 @@ impl Fnv {
 /// came from (`received` when the sent-by host differs, and `rport` filled in when the client
 /// asked for it), so every response built from it goes back the right way.
 pub fn stamp_top_via(req: &mut Message, source: SocketAddr) {
-    let Ok(Some(mut via)) = req.top_via() else {
-        return;
+    let stamped = {
+        let Ok(Some(via)) = req.top_via_view() else {
+            return;
+        };
+        let asked_rport = via.rport().is_some();
+        let host_is_source = match via.host {
+            HostRef::V4(a) => IpAddr::V4(a) == source.ip(),
+            HostRef::V6(a) => IpAddr::V6(a) == source.ip(),
+            HostRef::Domain(_) => false,
+        };
+        if !asked_rport && host_is_source {
+            return;
+        }
+        // The value as written up to its parameters, then the parameters with `rport` filled
+        // in and `received` set (replaced where it stands, else added last).
+        let raw = via.as_str();
+        let params = via.params.as_str();
+        let mut v = String::with_capacity(raw.len() + 32);
+        v.push_str(&raw[..raw.len() - params.len()]);
+        let mut received = false;
+        for p in via.params.iter() {
+            v.push(';');
+            v.push_str(p.name);
+            if asked_rport && p.name.eq_ignore_ascii_case("rport") {
+                v.push('=');
+                push_u32(&mut v, u32::from(source.port()));
+            } else if p.name.eq_ignore_ascii_case("received") {
+                v.push('=');
+                push_ip(&mut v, source.ip());
+                received = true;
+            } else if let Some(value) = p.raw_value() {
+                v.push('=');
+                if p.is_quoted() {
+                    v.push('"');
+                    v.push_str(value);
+                    v.push('"');
+                } else {
+                    v.push_str(value);
+                }
+            }
+        }
+        if !received {
+            v.push_str(";received=");
+            push_ip(&mut v, source.ip());
+        }
+        v
     };
-    let ip = source.ip().to_string();
-    let asked_rport = via.rport().is_some();
-    let host = via.host.to_string();
-    let host_is_source = host.trim_start_matches('[').trim_end_matches(']') == ip;
-    if !asked_rport && host_is_source {
-        return;
+    let _ = req.replace_first_value(&HeaderName::Via, &stamped);
+}
+
+/// Appends `n` in decimal (without the formatting machinery: this runs for every request).
+fn push_u32(out: &mut String, mut n: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    if asked_rport {
-        via.set_param("rport", Some(&source.port().to_string()));
+    for &d in &buf[i..] {
+        out.push(char::from(d));
     }
-    via.set_param("received", Some(&ip));
-    if req.remove_first_value(&HeaderName::Via).is_ok() {
-        req.prepend(HeaderName::Via, via);
+}
+
+/// Appends an address as `received` writes it (RFC 3261 §25.1: IPv4 dotted, IPv6 as text).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u32(out, u32::from(o));
+            }
+        }
+        IpAddr::V6(a) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{a}");
+        }
     }
 }
 
@@ -158,6 +224,45 @@ mod tests {
         let via = m.top_via().unwrap().unwrap();
         assert_eq!(via.rport(), Some(Some(40000)));
         assert_eq!(via.received(), Some("192.0.2.9"));
+    }
+
+    /// The stamp rewrites only the top value: other values on its line, quoted parameters, an
+    /// old `received` (replaced where it stands) and IPv6 sources come out as the RFC writes them.
+    #[test]
+    fn the_stamp_keeps_the_rest_of_the_via_as_written() {
+        let text = REQ.replace(
+            "Via: SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKo1;rport",
+            "Via: SIP/2.0/UDP host.example.test:5062 ;received=10.9.9.9;branch=z9hG4bKo1;x=\"a;b\";rport;ttl=3, SIP/2.0/TCP 10.0.0.7;branch=z9hG4bKup",
+        );
+        let mut m = Message::parse(text.into_bytes()).unwrap();
+        stamp_top_via(&mut m, "192.0.2.9:40000".parse().unwrap());
+        let vias: Vec<String> = m
+            .headers_named(&HeaderName::Via)
+            .map(|h| h.value_str().into_owned())
+            .collect();
+        assert_eq!(
+            vias,
+            [
+                "SIP/2.0/UDP host.example.test:5062;received=192.0.2.9;branch=z9hG4bKo1;x=\"a;b\";rport=40000;ttl=3",
+                "SIP/2.0/TCP 10.0.0.7;branch=z9hG4bKup",
+            ]
+        );
+        m.validate().unwrap();
+
+        let mut m = Message::parse(REQ.as_bytes().to_vec()).unwrap();
+        stamp_top_via(&mut m, "[2001:db8::9]:5070".parse().unwrap());
+        let via = m.top_via().unwrap().unwrap();
+        assert_eq!(via.rport(), Some(Some(5070)));
+        assert_eq!(via.received(), Some("2001:db8::9"));
+        // An IPv6 sent-by that is the source, without rport: nothing to say.
+        let text = REQ.replace(
+            "10.0.0.1:5062;branch=z9hG4bKo1;rport",
+            "[2001:db8::9];branch=z9hG4bKo1",
+        );
+        let mut m = Message::parse(text.into_bytes()).unwrap();
+        let before = m.to_bytes();
+        stamp_top_via(&mut m, "[2001:db8::9]:5060".parse().unwrap());
+        assert_eq!(m.to_bytes(), before);
     }
 
     #[test]

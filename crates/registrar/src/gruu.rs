@@ -17,9 +17,10 @@ const TEMP_PREFIX: &str = "tgruu.";
 /// Bytes of the HMAC kept in a temporary GRUU (128 bits: unguessable).
 const MAC_LEN: usize = 16;
 
-/// The server secret that keys temporary GRUUs and To tags.
+/// The server secret that keys temporary GRUUs and To tags, held as the HMAC state after the
+/// key (RFC 2104 §2: the padded key's two blocks are hashed once, here, not per use).
 #[derive(Clone)]
-pub(crate) struct Secret(Vec<u8>);
+pub(crate) struct Secret(HmacSha256);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,13 +37,15 @@ pub(crate) struct TempGruu {
 
 impl Secret {
     pub(crate) fn new(bytes: &[u8]) -> Secret {
-        Secret(bytes.to_vec())
+        // HMAC accepts keys of any length; the fallback key is never used.
+        Secret(
+            <HmacSha256 as Mac>::new_from_slice(bytes)
+                .unwrap_or_else(|_| <HmacSha256 as Mac>::new(&Default::default())),
+        )
     }
 
     fn mac(&self) -> HmacSha256 {
-        // HMAC accepts keys of any length; the fallback key is never used.
-        <HmacSha256 as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| <HmacSha256 as Mac>::new(&Default::default()))
+        self.0.clone()
     }
 
     fn temp_mac(&self, t: TempGruu, instance: &str, aor: &Aor) -> HmacSha256 {
@@ -129,7 +132,13 @@ impl Secret {
         m.update(call_id.as_bytes());
         m.update(&cseq.to_be_bytes());
         let tag = m.finalize().into_bytes();
-        tag.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(16);
+        for b in tag.iter().take(8) {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        out
     }
 }
 

@@ -18,7 +18,8 @@ pub const NONCE_LEN: usize = 64;
 /// Mints and checks this server's nonces.
 #[derive(Clone)]
 pub struct NonceMinter {
-    secret: Vec<u8>,
+    /// HMAC state after the secret (RFC 2104 §2): cloned per nonce instead of re-keyed.
+    keyed: HmacSha256,
     realm: String,
     lifetime: u64,
     counter: u64,
@@ -55,8 +56,14 @@ impl NonceMinter {
     /// per-nonce counter: pass a random value at start-up so a restart within the same second
     /// does not reissue a nonce.
     pub fn new(secret: &[u8], realm: &str, lifetime: u64, counter_seed: u64) -> NonceMinter {
+        // HMAC accepts keys of any length, so new_from_slice cannot fail; an empty key is
+        // still a key (RFC 2104 §3).
+        let keyed = match HmacSha256::new_from_slice(secret) {
+            Ok(m) => m,
+            Err(_) => HmacSha256::new(&Default::default()),
+        };
         NonceMinter {
-            secret: secret.to_vec(),
+            keyed,
             realm: realm.to_owned(),
             lifetime,
             counter: counter_seed,
@@ -69,12 +76,7 @@ impl NonceMinter {
     }
 
     fn tag(&self, issued: u64, counter: u64) -> HmacSha256 {
-        // HMAC accepts keys of any length, so new_from_slice cannot fail; an empty key is
-        // still a key (RFC 2104 §3).
-        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            Err(_) => HmacSha256::new(&Default::default()),
-        };
+        let mut mac = self.keyed.clone();
         mac.update(&issued.to_be_bytes());
         mac.update(&counter.to_be_bytes());
         mac.update(self.realm.as_bytes());

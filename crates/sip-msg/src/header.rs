@@ -368,8 +368,43 @@ impl Header {
     /// A new header line `name: value`.
     pub fn new(name: impl Into<HeaderName>, value: impl AsRef<[u8]>) -> Header {
         let name = name.into();
-        let spelled = name.as_str().as_bytes().to_vec();
-        Header::with_spelling(name, &spelled, value.as_ref())
+        let value = value.as_ref();
+        let spelled = name.as_str().as_bytes();
+        let mut raw = Vec::with_capacity(spelled.len() + value.len() + 4);
+        raw.extend_from_slice(spelled);
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        raw.extend_from_slice(b"\r\n");
+        let name_end = spelled.len();
+        Header {
+            name,
+            raw: Bytes::from(raw),
+            name_end,
+            value: (name_end + 2, name_end + 2 + value.len()),
+            value_offset: 0,
+        }
+    }
+
+    /// A new header line `name: value` with the value written by its `Display` straight into
+    /// the line (no intermediate string).
+    pub fn formatted(name: impl Into<HeaderName>, value: impl std::fmt::Display) -> Header {
+        use std::fmt::Write as _;
+        let name = name.into();
+        let mut raw = String::with_capacity(64);
+        raw.push_str(name.as_str());
+        raw.push_str(": ");
+        let name_end = name.as_str().len();
+        // Writing into a String cannot fail.
+        let _ = write!(raw, "{value}");
+        let value_end = raw.len();
+        raw.push_str("\r\n");
+        Header {
+            name,
+            raw: Bytes::from(raw.into_bytes()),
+            name_end,
+            value: (name_end + 2, value_end),
+            value_offset: 0,
+        }
     }
 
     /// A new header line with the name spelled as given (e.g. keeping a compact form).

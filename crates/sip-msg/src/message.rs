@@ -10,7 +10,7 @@ use crate::header::{Header, HeaderName};
 use crate::scan::{Scanner, is_token, text};
 use crate::typed::{
     AuthValue, CSeq, CallId, Contact, HeaderValue, MediaType, Method, MsDiagnostics, NameAddr,
-    Number, Token, TokenParams, Via, parse_value, parse_view_value,
+    Number, ScannerHandle, Token, TokenParams, Via, check_value, parse_value, parse_view_value,
 };
 use crate::uri::{Uri, UriContext, parse_uri};
 use crate::view::{AuthValueRef, CallIdRef, ContactRef, HeaderView, NameAddrRef, ViaRef};
@@ -897,7 +897,7 @@ impl Message {
 
     /// Appends a header line.
     pub fn push(&mut self, name: impl Into<HeaderName>, value: impl fmt::Display) {
-        self.headers.push(Header::new(name, value.to_string()));
+        self.headers.push(Header::formatted(name, value));
     }
 
     /// Inserts a header line above the first line of the same name, or at the top
@@ -909,8 +909,7 @@ impl Message {
             .iter()
             .position(|h| h.name == name)
             .unwrap_or(0);
-        self.headers
-            .insert(at, Header::new(name, value.to_string()));
+        self.headers.insert(at, Header::formatted(name, value));
     }
 
     /// Replaces the value of the first line named `name` in place (or appends one) and
@@ -944,6 +943,29 @@ impl Message {
         let before = self.headers.len();
         self.headers.retain(|h| &h.name != name);
         before - self.headers.len()
+    }
+
+    /// Replaces the first value of a list header (e.g. the top Via stamped with `received`,
+    /// RFC 3261 §18.2.1) with `value`; other values on the same line stay on a line of their
+    /// own below it. Returns whether there was a value to replace.
+    pub fn replace_first_value(&mut self, name: &HeaderName, value: &str) -> Result<bool> {
+        let Some(i) = self.headers.iter().position(|h| &h.name == name) else {
+            return Ok(false);
+        };
+        let part = part_of(name);
+        let h = &self.headers[i];
+        let split =
+            first_element_end(h.value(), part).map_err(|e| e.rebase(h.value_offset, part))?;
+        let new = Header::new(name.clone(), value);
+        match split.1 {
+            None => self.headers[i] = new,
+            Some(rest) => {
+                let nh = Header::with_spelling(name.clone(), h.name_raw(), &h.value()[rest..]);
+                self.headers[i] = nh;
+                self.headers.insert(i, new);
+            }
+        }
+        Ok(true)
     }
 
     /// Removes the first value of a list header (the top Via, the first Route: RFC 3261
@@ -1085,49 +1107,147 @@ fn first_element_end(value: &[u8], part: Part) -> Result<(usize, Option<usize>)>
 
 /// Types one header line according to its name (unknown names are not checked).
 pub(crate) fn check_header(h: &Header) -> Result<()> {
-    fn check<T: HeaderValue>(h: &Header, list: bool) -> Result<()> {
+    // The view grammars (crate::view) check what the owned types would parse, without
+    // building them: validation allocates nothing for the common headers.
+    fn check(
+        h: &Header,
+        list: bool,
+        element: for<'a> fn(&mut ScannerHandle<'a>) -> Result<()>,
+    ) -> Result<()> {
         let part = part_of(&h.name);
-        let mut out: Vec<T> = Vec::new();
-        parse_value::<T>(h.value(), part, list, &mut out)
-            .map_err(|e| e.rebase(h.value_offset, part))
+        check_value(h.value(), part, list, element).map_err(|e| e.rebase(h.value_offset, part))
+    }
+    fn owned<T: HeaderValue>(s: &mut ScannerHandle<'_>) -> Result<()> {
+        T::parse_element(s).map(drop)
     }
     let list = h.name.is_list();
     match h.name {
-        HeaderName::Via => check::<Via>(h, list),
+        HeaderName::Via => check(h, list, |s| crate::view::via(s, |_| {}).map(drop)),
         HeaderName::From | HeaderName::To | HeaderName::ReferTo | HeaderName::ReferredBy => {
-            check::<NameAddr>(h, false)
+            check(h, false, |s| crate::view::name_addr(s, |_| {}).map(drop))
         }
-        HeaderName::Contact => check::<Contact>(h, list),
+        HeaderName::Contact => check(h, list, |s| ContactRef::parse_view(s).map(drop)),
         HeaderName::Route
         | HeaderName::RecordRoute
         | HeaderName::Path
         | HeaderName::ServiceRoute
         | HeaderName::PAssertedIdentity
-        | HeaderName::PPreferredIdentity => check::<NameAddr>(h, list),
-        HeaderName::CallId => check::<CallId>(h, false),
-        HeaderName::CSeq => check::<CSeq>(h, false),
+        | HeaderName::PPreferredIdentity => {
+            check(h, list, |s| crate::view::name_addr(s, |_| {}).map(drop))
+        }
+        HeaderName::CallId => check(h, false, |s| CallIdRef::parse_view(s).map(drop)),
+        HeaderName::CSeq => check(h, false, owned::<CSeq>),
         HeaderName::MaxForwards
         | HeaderName::ContentLength
         | HeaderName::Expires
-        | HeaderName::MinExpires => check::<Number>(h, false),
-        HeaderName::ContentType => check::<MediaType>(h, false),
+        | HeaderName::MinExpires => check(h, false, owned::<Number>),
+        HeaderName::ContentType => check(h, false, owned::<MediaType>),
         HeaderName::Supported
         | HeaderName::Require
         | HeaderName::ProxyRequire
         | HeaderName::Unsupported
         | HeaderName::AllowEvents
-        | HeaderName::ContentEncoding => check::<Token>(h, list),
-        HeaderName::Allow => check::<Method>(h, list),
-        HeaderName::Event | HeaderName::SubscriptionState => check::<TokenParams>(h, false),
+        | HeaderName::ContentEncoding => {
+            check(h, list, |s| s.0.token("expected a token").map(drop))
+        }
+        HeaderName::Allow => check(h, list, owned::<Method>),
+        HeaderName::Event | HeaderName::SubscriptionState => check(h, false, owned::<TokenParams>),
         HeaderName::WwwAuthenticate
         | HeaderName::ProxyAuthenticate
         | HeaderName::Authorization
         | HeaderName::ProxyAuthorization
         | HeaderName::AuthenticationInfo
-        | HeaderName::ProxyAuthenticationInfo => check::<AuthValue>(h, false),
+        | HeaderName::ProxyAuthenticationInfo => {
+            check(h, false, |s| crate::view::auth_value(s, |_| {}).map(drop))
+        }
         HeaderName::MsDiagnostics | HeaderName::MsDiagnosticsPublic => {
-            check::<MsDiagnostics>(h, false)
+            check(h, false, owned::<MsDiagnostics>)
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// What [`check_header`] did before it used the view grammars: build the owned values.
+    fn owned_check(h: &Header) -> Result<()> {
+        fn check<T: HeaderValue>(h: &Header, list: bool) -> Result<()> {
+            let part = part_of(&h.name);
+            let mut out: Vec<T> = Vec::new();
+            parse_value::<T>(h.value(), part, list, &mut out)
+                .map_err(|e| e.rebase(h.value_offset, part))
+        }
+        let list = h.name.is_list();
+        match h.name {
+            HeaderName::Via => check::<Via>(h, list),
+            HeaderName::From | HeaderName::To | HeaderName::ReferTo | HeaderName::ReferredBy => {
+                check::<NameAddr>(h, false)
+            }
+            HeaderName::Contact => check::<Contact>(h, list),
+            HeaderName::Route
+            | HeaderName::RecordRoute
+            | HeaderName::Path
+            | HeaderName::ServiceRoute
+            | HeaderName::PAssertedIdentity
+            | HeaderName::PPreferredIdentity => check::<NameAddr>(h, list),
+            HeaderName::CallId => check::<CallId>(h, false),
+            HeaderName::Supported
+            | HeaderName::Require
+            | HeaderName::ProxyRequire
+            | HeaderName::Unsupported
+            | HeaderName::AllowEvents
+            | HeaderName::ContentEncoding => check::<Token>(h, list),
+            HeaderName::WwwAuthenticate
+            | HeaderName::ProxyAuthenticate
+            | HeaderName::Authorization
+            | HeaderName::ProxyAuthorization
+            | HeaderName::AuthenticationInfo
+            | HeaderName::ProxyAuthenticationInfo => check::<AuthValue>(h, false),
+            _ => check_header(h),
+        }
+    }
+
+    /// Validation reads headers with the view grammars; on every RFC 4475/5118 vector and
+    /// every fuzz corpus input (non-UTF-8 bytes included) it accepts and rejects exactly what
+    /// building the owned values did, with the same error.
+    #[test]
+    fn checking_with_views_agrees_with_owned_parsing() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut headers = 0;
+        for dir in ["tests/vectors", "../../fuzz/corpus/sip_parse"] {
+            let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) else {
+                panic!("{dir} is missing");
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    continue;
+                }
+                let data = std::fs::read(path).unwrap();
+                let Ok(m) = Message::parse(data) else {
+                    continue;
+                };
+                for h in &m.headers {
+                    headers += 1;
+                    assert_eq!(
+                        check_header(h),
+                        owned_check(h),
+                        "{:?}",
+                        String::from_utf8_lossy(&h.raw)
+                    );
+                }
+            }
+        }
+        assert!(headers > 10_000, "only {headers} headers checked");
+        // A display name that is not UTF-8 passes, as it did (RFC 3261 §25.1 allows it quoted).
+        let m = Message::parse(
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: \"\xff\xfe\" <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n"
+                .to_vec(),
+        )
+        .unwrap();
+        m.validate().unwrap();
     }
 }

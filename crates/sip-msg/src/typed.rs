@@ -43,6 +43,27 @@ pub(crate) fn parse_value<T: HeaderValue>(
         .map_err(|e| e.in_raw(value))
 }
 
+/// Checks a value against its grammar and keeps nothing: `element` reads one element (a view
+/// grammar, which allocates nothing). UTF-8 is checked once; a value that is not UTF-8 is read
+/// with its bad bytes replaced, exactly as [`parse_value`] reads it, so a value passes this
+/// check if and only if the owned parse accepts it.
+pub(crate) fn check_value(
+    value: &[u8],
+    part: Part,
+    list: bool,
+    element: for<'a> fn(&mut ScannerHandle<'a>) -> Result<()>,
+) -> Result<()> {
+    let mut none: Vec<()> = Vec::new();
+    match std::str::from_utf8(value) {
+        Ok(t) => parse_elements(Scanner::over(t, part), list, &mut none, element),
+        Err(_) => {
+            let t = String::from_utf8_lossy(value);
+            parse_elements(Scanner::over(&t, part), list, &mut none, element)
+                .map_err(|e| e.in_raw(value))
+        }
+    }
+}
+
 /// Parses every element of a value as views borrowing it; the value must be UTF-8
 /// (RFC 3261 §25.1: `TEXT-UTF8`, `UTF8-NONASCII`), checked once here.
 pub(crate) fn parse_view_value<'a, T: HeaderView<'a>>(
