@@ -16,17 +16,18 @@ pub const ACCEPT: &str = "application/sdp";
 /// A To tag that is the same for every retransmission of one request, so a stateless answer
 /// to a retransmitted request matches the first (RFC 3261 §8.2.6.2, §19.3).
 pub fn to_tag(req: &Message) -> String {
+    // A retransmission is the same bytes, so the header values as received (the From with
+    // its tag, the Via line with the branch) identify the request without being parsed.
     let mut h = Fnv::new();
-    for name in [HeaderName::CallId, HeaderName::CSeq] {
+    for name in [
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::From,
+        HeaderName::Via,
+    ] {
         if let Some(v) = req.header(&name) {
             h.eat(v.value());
         }
-    }
-    if let Ok(Some(from)) = req.from() {
-        h.eat(from.tag().unwrap_or("").as_bytes());
-    }
-    if let Ok(Some(via)) = req.top_via() {
-        h.eat(via.branch().unwrap_or("").as_bytes());
     }
     format!("cv{:016x}", h.finish())
 }

@@ -100,7 +100,15 @@ fn key_of(b: &Binding) -> BindingKey {
 /// bindings apart).
 fn contact_key(contact: &str) -> String {
     match Uri::parse(contact) {
-        Ok(Uri::Sip(u)) => {
+        Ok(u) => uri_key(&u),
+        Err(_) => contact.to_owned(),
+    }
+}
+
+/// [`contact_key`] of a parsed URI.
+fn uri_key(uri: &Uri) -> String {
+    match uri {
+        Uri::Sip(u) => {
             let p = |n: &str| {
                 u.param(n)
                     .flatten()
@@ -122,7 +130,7 @@ fn contact_key(contact: &str) -> String {
                 p("maddr"),
             )
         }
-        _ => contact.to_owned(),
+        other => other.to_string(),
     }
 }
 
@@ -424,7 +432,7 @@ impl Registrar {
                     instance: i.to_ascii_lowercase(),
                     reg_id,
                 },
-                None => BindingKey::Contact(contact_key(&addr.uri.to_string())),
+                None => BindingKey::Contact(uri_key(&addr.uri)),
             };
             out.push(ContactRequest {
                 addr: addr.clone(),
@@ -501,48 +509,42 @@ impl Registrar {
         b: &Binding,
         supports: &dyn Fn(&str) -> bool,
     ) -> String {
-        let uri = Uri::parse(&b.contact).unwrap_or_else(|_| Uri::Sip(aor.to_sip_uri()));
-        let mut addr = NameAddr::new(uri);
-        addr.params = b
-            .params
-            .iter()
-            .map(|p| Param {
-                name: p.name.clone(),
-                value: p.value.clone(),
-                quoted: p.quoted,
-            })
-            .collect();
-        addr.set_param("expires", Some(&b.remaining(now).to_string()));
+        // The stored contact is the URI as this registrar wrote it (`Uri` Display) and the
+        // stored parameters exclude expires, q and the GRUUs: written out directly.
+        let mut v = String::with_capacity(b.contact.len() + 96);
+        v.push('<');
+        v.push_str(&b.contact);
+        v.push('>');
+        for p in &b.params {
+            push_param(&mut v, &p.name, p.value.as_deref(), p.quoted);
+        }
+        v.push_str(";expires=");
+        v.push_str(&b.remaining(now).to_string());
         if let Some(q) = b.q_millis {
-            addr.set_param("q", Some(&format_q(q)));
+            push_param(&mut v, "q", Some(&format_q(q)), false);
         }
         if let Some(instance) = &b.instance {
             // RFC 5627 §5.3: pub-gruu and the newest temp-gruu, when the UA supports gruu.
             if supports("gruu") {
-                addr.params.push(Param::quoted(
-                    "pub-gruu",
-                    public_gruu(aor, instance).to_string(),
-                ));
+                let g = public_gruu(aor, instance).to_string();
+                push_param(&mut v, "pub-gruu", Some(&g), true);
                 if b.temp_gruu_last > 0 {
                     let t = TempGruu {
                         binding_id: b.id,
                         counter: b.temp_gruu_last,
                     };
-                    addr.params.push(Param::quoted(
-                        "temp-gruu",
-                        self.secret.temp_gruu(t, instance, aor).to_string(),
-                    ));
+                    let g = self.secret.temp_gruu(t, instance, aor).to_string();
+                    push_param(&mut v, "temp-gruu", Some(&g), true);
                 }
             }
             // [MS-SIPREGE] 2.2.1.5 `gruu-10`; MS-SIP.md §2.3, §2.5: the Lync `gruu` parameter.
             if supports("gruu-10")
                 && let Some(g) = Guid::parse(instance)
             {
-                addr.params
-                    .push(Param::quoted("gruu", lync_gruu(aor, &g).to_string()));
+                push_param(&mut v, "gruu", Some(&lync_gruu(aor, &g).to_string()), true);
             }
         }
-        addr.to_string()
+        v
     }
 
     /// The rejection to send for `err`: its status, the catalogued ms-diagnostics, Min-Expires
@@ -800,6 +802,29 @@ fn stored_params(params: &[Param]) -> Vec<StoredParam> {
             quoted: p.quoted,
         })
         .collect()
+}
+
+/// Appends `;name[=value]`, the value as a quoted-string (RFC 3261 §25.1, `"` and `\\`
+/// escaped) when `quoted`.
+fn push_param(out: &mut String, name: &str, value: Option<&str>, quoted: bool) {
+    out.push(';');
+    out.push_str(name);
+    let Some(value) = value else {
+        return;
+    };
+    out.push('=');
+    if quoted {
+        out.push('"');
+        for c in value.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
 }
 
 /// A q-value in thousandths as RFC 3261 §20.10 writes it (`0.5`, `1`, `0.125`).

@@ -8,7 +8,9 @@ use crate::algorithm::{Algorithm, Ha1};
 use crate::error::AuthError;
 use crate::nonce::{NcRecord, NcVerdict, NonceCheck, NonceMinter};
 use crate::{Scheme, Verifier, ct_eq};
-use sip_msg::{AuthValue, Message, Uri};
+use std::borrow::Cow;
+
+use sip_msg::{AuthValue, Message, ParamRef, Uri};
 
 /// Where HA1 values come from: one per (user, realm, non-session algorithm).
 pub trait Credentials {
@@ -238,24 +240,34 @@ impl<S: Credentials> DigestVerifier<S> {
         credentials: &AuthValue,
         now: u64,
     ) -> Result<Authenticated, AuthError> {
-        if !credentials.is_scheme(Scheme::Digest.token()) {
+        self.verify_params(request, credentials, now)
+    }
+
+    /// [`DigestVerifier::verify`] over owned credentials or a view of them in the message.
+    fn verify_params<C: CredentialParams>(
+        &mut self,
+        request: &RequestTarget<'_>,
+        credentials: &C,
+        now: u64,
+    ) -> Result<Authenticated, AuthError> {
+        if !credentials.is_digest() {
             return Err(AuthError::NoCredentials);
         }
         // RFC 3261 §22.4: credentials for another realm are not ours to check.
-        if credentials.realm() != Some(self.realm.as_str()) {
+        if credentials.get("realm").as_deref() != Some(self.realm.as_str()) {
             return Err(AuthError::NoCredentials);
         }
         let need = |name: &'static str, what: &'static str| {
-            credentials.param(name).ok_or(AuthError::Malformed(what))
+            credentials.get(name).ok_or(AuthError::Malformed(what))
         };
         let user = need("username", "username is missing")?;
         let nonce = need("nonce", "nonce is missing")?;
         let uri = need("uri", "uri is missing")?;
         let given = need("response", "response is missing")?;
         // RFC 7616 §3.4: a missing algorithm means MD5.
-        let algorithm = match credentials.param("algorithm") {
+        let algorithm = match credentials.get("algorithm") {
             None => Algorithm::Md5,
-            Some(t) => Algorithm::from_token(t)
+            Some(t) => Algorithm::from_token(&t)
                 .ok_or_else(|| AuthError::UnknownAlgorithm(t.chars().take(32).collect()))?,
         };
         // RFC 8760 §2.4: only an algorithm the server offered is acceptable (no downgrade to
@@ -265,19 +277,19 @@ impl<S: Credentials> DigestVerifier<S> {
         }
         // RFC 7616 §3.4: qop, cnonce and nc come together; only auth is offered.
         if !credentials
-            .param("qop")
+            .get("qop")
             .is_some_and(|q| q.eq_ignore_ascii_case("auth"))
         {
             return Err(AuthError::QopNotAuth);
         }
         let cnonce = need("cnonce", "cnonce is missing")?;
         let nc_text = need("nc", "nc is missing")?;
-        let nc = parse_nc(nc_text).ok_or(AuthError::Malformed("nc must be 8 hex digits"))?;
+        let nc = parse_nc(&nc_text).ok_or(AuthError::Malformed("nc must be 8 hex digits"))?;
         // RFC 7616 §3.4.6, RFC 3261 §22.4: the digest-uri must be the Request-URI.
-        if !same_uri(uri, request.uri) {
+        if !same_uri(&uri, request.uri) {
             return Err(AuthError::UriMismatch);
         }
-        let freshness = match self.minter.check(nonce, now) {
+        let freshness = match self.minter.check(&nonce, now) {
             NonceCheck::Fresh { issued } if issued < self.not_before => {
                 NonceCheck::Expired { issued }
             }
@@ -289,19 +301,19 @@ impl<S: Credentials> DigestVerifier<S> {
         };
         // The same work whether the user exists or not: the dummy HA1 stands in for unknown
         // users, and is computed for known ones too so both paths hash the same amount.
-        let dummy = crate::ha1(user, &self.realm, &self.dummy_password, algorithm.base());
-        let stored = self.store.ha1(user, &self.realm, algorithm.base());
+        let dummy = crate::ha1(&user, &self.realm, &self.dummy_password, algorithm.base());
+        let stored = self.store.ha1(&user, &self.realm, algorithm.base());
         let known = stored.is_some();
         let ha1 = stored.unwrap_or(dummy);
         let expected = response(
             &ha1,
             &ResponseParts {
                 algorithm,
-                nonce,
-                nc: nc_text,
-                cnonce,
+                nonce: &nonce,
+                nc: &nc_text,
+                cnonce: &cnonce,
                 method: request.method,
-                uri,
+                uri: &uri,
             },
         );
         // RFC 7616 §3.4.1: the response is lower-case hex (LHEX); compared exactly.
@@ -316,14 +328,14 @@ impl<S: Credentials> DigestVerifier<S> {
         // Counted only once the response is right, so a forger cannot burn a user's counts.
         match self
             .nc
-            .accept(nonce, issued, nc, now, self.minter.lifetime())
+            .accept(&nonce, issued, nc, now, self.minter.lifetime())
         {
             NcVerdict::Accepted => {}
             NcVerdict::Replay => return Err(AuthError::Replay),
             NcVerdict::Forgotten => return Err(AuthError::Stale),
         }
         Ok(Authenticated {
-            user: user.to_owned(),
+            user: user.into_owned(),
             realm: self.realm.clone(),
             algorithm,
             scheme: Scheme::Digest,
@@ -342,16 +354,73 @@ impl<S: Credentials> DigestVerifier<S> {
         let (Some(method), Some(uri)) = (msg.method(), msg.uri()) else {
             return Err(AuthError::NoCredentials);
         };
-        let creds = credentials_for_realm(msg, proxy, &self.realm)?;
-        let Some(creds) = creds else {
-            return Err(AuthError::NoCredentials);
-        };
-        let uri = uri.to_string();
+        // The Request-URI as the client wrote it (what it computed the digest over).
+        let uri = msg.uri_text().unwrap_or_else(|| uri.to_string().into());
         let target = RequestTarget {
             method: method.as_str(),
             uri: &uri,
         };
+        // Read in place (no owned copy of every credential line); a line the views cannot
+        // read (bytes that are not UTF-8) goes the owned way, which replaces them.
+        let views = if proxy {
+            msg.proxy_authorization_views()
+        } else {
+            msg.authorization_views()
+        };
+        if let Ok(views) = views {
+            let ours = views
+                .into_iter()
+                .filter(|v| v.is_scheme(Scheme::Digest.token()))
+                .map(|v| Scanned {
+                    digest: true,
+                    params: v.params().collect(),
+                })
+                .find(|c| c.get("realm").as_deref() == Some(self.realm.as_str()));
+            return match ours {
+                Some(creds) => self.verify_params(&target, &creds, now),
+                None => Err(AuthError::NoCredentials),
+            };
+        }
+        let creds = credentials_for_realm(msg, proxy, &self.realm)?;
+        let Some(creds) = creds else {
+            return Err(AuthError::NoCredentials);
+        };
         self.verify(&target, &creds, now)
+    }
+}
+
+/// Credentials read by parameter name, owned or borrowed from the message.
+trait CredentialParams {
+    /// Whether the scheme is Digest.
+    fn is_digest(&self) -> bool;
+    /// A parameter's value, unquoted (RFC 7235 §2.2), by name case-insensitively.
+    fn get(&self, name: &str) -> Option<Cow<'_, str>>;
+}
+
+impl CredentialParams for AuthValue {
+    fn is_digest(&self) -> bool {
+        self.is_scheme(Scheme::Digest.token())
+    }
+    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.param(name).map(Cow::Borrowed)
+    }
+}
+
+/// The parameters of a credentials view, scanned once (a view looks each one up by scanning).
+struct Scanned<'a> {
+    digest: bool,
+    params: Vec<ParamRef<'a>>,
+}
+
+impl CredentialParams for Scanned<'_> {
+    fn is_digest(&self) -> bool {
+        self.digest
+    }
+    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .and_then(ParamRef::value)
     }
 }
 

@@ -172,6 +172,35 @@ fn verifies_a_parsed_request_picking_credentials_for_its_realm() {
     assert_eq!(v.verify_message(&msg, true, 1).unwrap().user, "alice");
 }
 
+/// Credentials are read in place from the message; a line that is not UTF-8 (a quoted
+/// username with other bytes) is read the owned way, bytes replaced, and simply fails to match
+/// a user: the same answer as any wrong credentials, no parse error.
+#[test]
+fn credentials_with_bytes_that_are_not_utf8_are_wrong_credentials() {
+    let mut v = verifier();
+    let ch = v.challenges(0, false).remove(0);
+    let creds = answer(&ch, "alice", "wonderland", 1);
+    let text = String::from_utf8(register_with("Authorization", &creds).to_bytes().to_vec())
+        .unwrap()
+        .replace("username=\"alice\"", "username=\"al#ice\"");
+    // The marker becomes a lone 0xff byte: not UTF-8.
+    let raw: Vec<u8> = text
+        .into_bytes()
+        .into_iter()
+        .map(|b| if b == b'#' { 0xff } else { b })
+        .collect();
+    let msg = Message::parse(raw).unwrap();
+    assert!(msg.authorization_views().is_err(), "the views refuse it");
+    assert_eq!(
+        v.verify_message(&msg, false, 1),
+        Err(AuthError::BadCredentials)
+    );
+    // The same credentials as written verify (the request line's URI is used as written).
+    let msg = register_with("Authorization", &creds);
+    assert_eq!(msg.uri_text().as_deref(), Some("sip:example.com"));
+    assert_eq!(v.verify_message(&msg, false, 1).unwrap().user, "alice");
+}
+
 #[test]
 fn stale_nonce_gets_stale_challenge_only_with_right_response() {
     let mut v = verifier();

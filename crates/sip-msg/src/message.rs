@@ -440,6 +440,25 @@ impl Message {
         }
     }
 
+    /// The Request-URI as written on the request line when it arrived (unchanged since), else
+    /// as this crate writes it; `None` for a response.
+    pub fn uri_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        let StartLine::Request(r) = &self.start else {
+            return None;
+        };
+        // Request-Line = Method SP Request-URI SP SIP-Version CRLF (RFC 3261 §7.1): single SPs.
+        let written = self.raw_start.as_ref().and_then(|raw| {
+            let line = std::str::from_utf8(raw).ok()?;
+            let (_, rest) = line.split_once(' ')?;
+            let (uri, _) = rest.split_once(' ')?;
+            Some(uri)
+        });
+        Some(match written {
+            Some(u) => std::borrow::Cow::Borrowed(u),
+            None => std::borrow::Cow::Owned(r.uri.to_string()),
+        })
+    }
+
     /// Replaces the Request-URI (RFC 3261 §16.6 step 2 retargeting).
     pub fn set_uri(&mut self, uri: Uri) {
         if let StartLine::Request(r) = &mut self.start {
