@@ -485,7 +485,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let d = d.source(self.cfg.fqdn.clone());
         let call_id = call_id_of(req);
         let code = d.code();
-        self.note(now, &call_id, || {
+        self.note(now, call_id, || {
             format!(
                 "rejected {} {} (ms-diagnostics {})",
                 code.status, code.reason, code.id
@@ -502,7 +502,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let Some(method) = req.method().cloned() else {
             return;
         };
-        self.note(now, &call_id, || {
+        self.note(now, call_id, || {
             format!(
                 "received {} {} from {} over {}",
                 method.as_str(),
@@ -515,7 +515,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let trusted_server = match from.trust() {
             Some(PeerTrust::Refused { code, reason, fix }) => {
                 let (reason, fix) = (reason.clone(), fix.clone());
-                self.note(now, &call_id, || format!("refused: {reason}; fix: {fix}"));
+                self.note(now, call_id, || format!("refused: {reason}; fix: {fix}"));
                 let d = code.diagnostic().param("detail", reason);
                 self.reject(now, txn, &req, d);
                 return;
@@ -527,9 +527,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 ..
             }) => {
                 let (name, reason) = (name.clone(), reason.clone());
-                self.note(now, &call_id, || {
-                    format!("peer {name} is trusted: {reason}")
-                });
+                self.note(now, call_id, || format!("peer {name} is trusted: {reason}"));
                 *authenticated
             }
             None => false,
@@ -677,7 +675,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             self.reject(now, txn, &req, d);
             return;
         }
-        if let Some(t) = self.static_route(now, &call_id, &uri) {
+        if let Some(t) = self.static_route(now, call_id, &uri) {
             match t {
                 Some(t) => self.fork(now, txn, req, fwd, vec![t], from, Search::Parallel),
                 None => self.reject(now, txn, &req, unroutable(&uri)),
@@ -753,7 +751,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             self.registrar.lookup(now.wall(), &aor)
         };
         let known = self.users().contains(&aor);
-        self.note(now, &call_id, || {
+        self.note(now, call_id, || {
             format!(
                 "looked up {}{}: {} binding(s){}",
                 if is_gruu { "GRUU of " } else { "" },
@@ -792,7 +790,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 }
                 None => {
                     let contact = b.contact.clone();
-                    self.note(now, &call_id, || format!("cannot reach contact {contact}"));
+                    self.note(now, call_id, || format!("cannot reach contact {contact}"));
                 }
             }
         }
@@ -847,7 +845,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         }
         let decision = engine.decide(&input);
         for line in decision.trace.lines() {
-            self.note(now, &call_id, || format!("voice: {line}"));
+            self.note(now, call_id, || format!("voice: {line}"));
         }
         match decision.outcome {
             voice::Outcome::LocalUser { uri: user, .. } => match Uri::parse(&user) {
@@ -882,7 +880,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                         )),
                         None => {
                             let trunk = a.trunk.clone();
-                            self.note(now, &call_id, || {
+                            self.note(now, call_id, || {
                                 format!("trunk {trunk}: gateway {text} cannot be reached")
                             });
                         }
@@ -1018,7 +1016,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             from: from.clone(),
             record_route,
             serial,
-            call_id: call_id_of(req),
+            call_id: call_id_of(req).to_owned(),
             branches: Vec::new(),
             candidates: Vec::new(),
             resolving: 0,
@@ -1321,7 +1319,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 let port = sent_by.rsplit_once(':').map_or("5060", |(_, p)| p);
                 let contact = format!("{}:{port}", self.cfg.fqdn);
                 let resp = local::options_ok(req, &contact, from.via_transport(), &self.server);
-                self.note(now, &call_id, || "answered OPTIONS (keep-alive)".into());
+                self.note(now, call_id, || "answered OPTIONS (keep-alive)".into());
                 // Made again from scratch for a retransmission, so nothing is kept for Timer J
                 // (stateless UAS behaviour, RFC 3261 §8.2.7): keep-alives cost no state.
                 let _ = self.layer.send_response_stateless(now.mono, txn, resp);
@@ -1376,7 +1374,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                 let aor = self.users().aor_of(&a.user, &a.realm).cloned();
                 match aor {
                     Some(aor) => {
-                        self.note(now, &call_id, || {
+                        self.note(now, call_id, || {
                             format!("authenticated as {aor} (Digest {})", a.algorithm.token())
                         });
                         Some(aor)
@@ -1395,7 +1393,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
                         self.limiter.record_failure(&source, now.wall_ms);
                     }
                 }
-                self.note(now, &call_id, || format!("challenged: {e}"));
+                self.note(now, call_id, || format!("challenged: {e}"));
                 self.challenge(now, txn, req, proxy, e.is_stale());
                 None
             }
@@ -1455,7 +1453,11 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             return;
         };
         // §10.3 step 3: the authenticated user may change the bindings of the To AOR only.
-        let to_aor = req.to().ok().flatten().and_then(|t| Aor::from_uri(&t.uri));
+        let to_aor = req
+            .to_view()
+            .ok()
+            .flatten()
+            .and_then(|t| Aor::from_uri_ref(&t.uri));
         if to_aor.as_ref() != Some(&aor) {
             let d = codes::CREDENTIALS_NOT_AUTHORIZED_FOR_FROM.diagnostic();
             self.reject(now, txn, req, d);
@@ -1472,7 +1474,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             Ok(out) => {
                 self.stats.registrations += 1;
                 let (added, removed, total) = (out.added, out.removed, out.bindings.len());
-                self.note(now, &call_id, || {
+                self.note(now, call_id, || {
                     format!("registered {aor}: {added} added, {removed} removed, {total} now")
                 });
                 self.dirty.insert(aor);
@@ -1483,7 +1485,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             Err(e) => {
                 let resp = self.registrar.reject(req, &e);
                 let status = resp.status().unwrap_or(0);
-                self.note(now, &call_id, || format!("REGISTER refused {status}: {e}"));
+                self.note(now, call_id, || format!("REGISTER refused {status}: {e}"));
                 self.respond(now, txn, resp);
             }
         }
@@ -1735,14 +1737,14 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
         let call_id = call_id_of(req);
         // RFC 3261 §9.2: 200 for a CANCEL that matched, 481 otherwise.
         let Some(invite) = invite else {
-            self.note(now, &call_id, || "CANCEL matched nothing: 481".into());
+            self.note(now, call_id, || "CANCEL matched nothing: 481".into());
             let resp = local::status(req, 481, &self.server);
             self.respond(now, txn, resp);
             return;
         };
         let resp = local::status(req, 200, &self.server);
         self.respond(now, txn, resp);
-        self.note(now, &call_id, || {
+        self.note(now, call_id, || {
             "CANCEL received: cancelling every branch".into()
         });
         if let Some(ctx) = self.contexts.get_mut(&invite) {
@@ -1866,7 +1868,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             None
         };
         let Some(hop) = hop else {
-            self.note(now, &call_id, || {
+            self.note(now, call_id, || {
                 format!(
                     "{} from {} not forwarded: no route to {next}",
                     req.method().map(Method::as_str).unwrap_or("?"),
@@ -1912,7 +1914,7 @@ impl<P: Transport, L: Locator<P>> FrontEnd<P, L> {
             ),
         );
         self.stats.stateless += 1;
-        self.note(now, &call_id, || {
+        self.note(now, call_id, || {
             format!(
                 "{} forwarded to {}",
                 req.method().map(Method::as_str).unwrap_or("?"),
@@ -2067,11 +2069,11 @@ fn rr_value(sent_by: &str, transport: &str) -> String {
     )
 }
 
-fn call_id_of(req: &Message) -> String {
-    req.call_id_str()
-        .ok()
-        .flatten()
-        .map(str::to_owned)
+/// The Call-ID as received (checked by validation: RFC 3261 §25.1 `callid` is ASCII), for the
+/// trace; read from the header line without parsing it again.
+fn call_id_of(req: &Message) -> &str {
+    req.header(&HeaderName::CallId)
+        .and_then(|h| std::str::from_utf8(h.value()).ok())
         .unwrap_or_default()
 }
 

@@ -77,6 +77,21 @@ impl Aor {
         }
     }
 
+    /// [`Aor::from_uri`] of a URI borrowed from a message (unescaped only if it has escapes).
+    pub fn from_uri_ref(uri: &sip_msg::UriRef<'_>) -> Option<Aor> {
+        let sip = uri.as_sip()?;
+        let user = sip.user?;
+        let user = if user.contains('%') {
+            std::borrow::Cow::Owned(sip_msg::uri::unescape(user))
+        } else {
+            std::borrow::Cow::Borrowed(user)
+        };
+        match sip.host {
+            sip_msg::HostRef::Domain(d) => Some(Aor::new(&user, d)),
+            _ => None,
+        }
+    }
+
     /// The user part.
     pub fn user(&self) -> &str {
         self.text.get(..self.split).unwrap_or_default()
@@ -192,6 +207,19 @@ mod tests {
         let uri = Uri::parse(&aor.to_string()).unwrap();
         assert_eq!(Aor::from_uri(&uri), Some(aor));
         assert_eq!(Aor::from_uri(&Uri::parse("sip:192.0.2.1").unwrap()), None);
+        for text in [
+            "sip:Alice%20B@Example.TEST;transport=tcp",
+            "sips:bob@example.test",
+            "sip:192.0.2.1",
+            "sip:bob@192.0.2.1",
+            "tel:+15551234",
+        ] {
+            assert_eq!(
+                Aor::from_uri_ref(&sip_msg::UriRef::parse(text).unwrap()),
+                Aor::from_uri(&Uri::parse(text).unwrap()),
+                "{text}"
+            );
+        }
         assert_eq!(
             Aor::from_uri(&Uri::parse("sip:bob@192.0.2.1").unwrap()),
             None

@@ -214,10 +214,10 @@ impl Registrar {
         }
         self.expire(now);
         let call_id = request
-            .call_id()
+            .call_id_str()
             .map_err(|e| malformed("Call-ID", &e))?
             .ok_or(RegistrarError::MissingHeader("Call-ID"))?
-            .0;
+            .to_owned();
         let cseq = request
             .cseq()
             .map_err(|e| malformed("CSeq", &e))?
@@ -233,10 +233,14 @@ impl Registrar {
             .collect();
         let supports = |tag: &str| supported.iter().any(|s| s == tag);
         let paths = request.paths().map_err(|e| malformed("Path", &e))?;
-        let epid = request
-            .from()
-            .map_err(|e| malformed("From", &e))?
-            .and_then(|f| f.epid().map(str::to_owned));
+        let epid = match request.from_view() {
+            Ok(f) => f.and_then(|f| f.epid().map(str::to_owned)),
+            // Not UTF-8 (a display name may hold other bytes): read the owned way.
+            Err(_) => request
+                .from()
+                .map_err(|e| malformed("From", &e))?
+                .and_then(|f| f.epid().map(str::to_owned)),
+        };
         if let Some(e) = &epid
             && e.len() > MAX_EPID_LEN
         {
